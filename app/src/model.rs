@@ -1,0 +1,154 @@
+//! The types that cross the wire between the server and any client,
+//! exactly as `CONTRACT.md` spells them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A person with an account. Never carries anything secret: no hash, no token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One of a user's posts, the protected resource.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Post {
+    pub id: Uuid,
+    pub title: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One login on one device, as `GET /auth/sessions` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    /// True for the session whose cookies made this request.
+    pub current: bool,
+}
+
+/// Body of `POST /auth/register` and `POST /auth/login`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+}
+
+/// Body of `POST /auth/password`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Body of `POST /api/posts`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NewPost {
+    pub title: String,
+    pub body: String,
+}
+
+/// `{ "user": User }`, the answer of register, login, me and refresh.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserResponse {
+    pub user: User,
+}
+
+/// `{ "post": Post }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostResponse {
+    pub post: Post,
+}
+
+/// `{ "posts": [Post] }`, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostsResponse {
+    pub posts: Vec<Post>,
+}
+
+/// `{ "sessions": [SessionInfo] }`, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionsResponse {
+    pub sessions: Vec<SessionInfo>,
+}
+
+/// `{ "status": "ok" }` from `GET /healthz`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+}
+
+/// The machine-readable half of every error body. Serialised in snake_case,
+/// so `ErrorCode::TokenExpired` is `"token_expired"` on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidEmail,
+    WeakPassword,
+    EmailTaken,
+    InvalidCredentials,
+    RateLimited,
+    TokenExpired,
+    Unauthenticated,
+    InvalidToken,
+    RefreshTokenReused,
+    InvalidRefreshToken,
+    NotFound,
+    MethodNotAllowed,
+    InvalidPost,
+    InvalidBody,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    CrossOriginRequest,
+    Internal,
+    /// A code this build does not know yet; clients treat it as a generic failure.
+    #[serde(other)]
+    Unknown,
+}
+
+/// `{ "error": "snake_case_code", "message": "A sentence a person can read." }`:
+/// the one shape of every error of every endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub error: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(error: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            error,
+            message: message.into(),
+        }
+    }
+}
+
+/// The value of `WWW-Authenticate` that tells a client to call `/auth/refresh`.
+pub const TOKEN_EXPIRED_CHALLENGE: &str = "token_expired";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_snake_case_on_the_wire() {
+        let body = ApiError::new(ErrorCode::RefreshTokenReused, "x");
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["error"], "refresh_token_reused");
+    }
+
+    #[test]
+    fn an_unknown_code_from_a_newer_server_still_parses() {
+        let body: ApiError =
+            serde_json::from_str(r#"{"error":"brand_new_code","message":"m"}"#).unwrap();
+        assert_eq!(body.error, ErrorCode::Unknown);
+    }
+}
