@@ -1,6 +1,7 @@
 //! The app both sides compile: on the server (`ssr`) it renders HTML, in the
 //! browser (`hydrate`) it takes that HTML over and runs the API client.
 
+pub mod api;
 pub mod auth;
 pub mod components;
 pub mod domain;
@@ -11,11 +12,13 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     StaticSegment,
-    components::{Route, Router, Routes},
+    components::{ProtectedRoute, Route, Router, Routes},
+    hooks::use_location,
 };
 
-use crate::components::NavBar;
-use crate::pages::{HomePage, NotFound};
+use crate::auth::login_with_return;
+use crate::components::{CheckingSession, NavBar};
+use crate::pages::{AccountPage, HomePage, LoginPage, NotFound, PostsPage, RegisterPage};
 
 /// The HTML document around [`App`], rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -36,10 +39,26 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The root: provides the auth context and the API client once, then routes.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    auth::provide_auth_context();
+    let auth = auth::provide_auth_context();
+    api::provide_api_client(auth);
+
+    // Protected pages wait while the session is being checked (`None`) and
+    // send a signed-out person to log in, with a way back here.
+    let may_enter = move || auth.may_enter();
+    let login_and_return = || {
+        let location = use_location();
+        let search = location.search.get_untracked();
+        let here = if search.is_empty() {
+            location.pathname.get_untracked()
+        } else {
+            format!("{}?{search}", location.pathname.get_untracked())
+        };
+        login_with_return(&here)
+    };
 
     view! {
         <Stylesheet id="leptos" href="/pkg/auth-demo.css"/>
@@ -49,6 +68,22 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=HomePage/>
+                    <Route path=StaticSegment("login") view=LoginPage/>
+                    <Route path=StaticSegment("register") view=RegisterPage/>
+                    <ProtectedRoute
+                        path=StaticSegment("posts")
+                        view=PostsPage
+                        condition=may_enter
+                        redirect_path=login_and_return
+                        fallback=CheckingSession
+                    />
+                    <ProtectedRoute
+                        path=StaticSegment("account")
+                        view=AccountPage
+                        condition=may_enter
+                        redirect_path=login_and_return
+                        fallback=CheckingSession
+                    />
                 </Routes>
             </main>
         </Router>

@@ -1,27 +1,7 @@
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use crate::model::User;
-
-/// Who is signed in, as far as this page knows.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AuthState {
-    /// Not known yet: the access token had expired when the page was rendered
-    /// and the browser has not refreshed it yet. Pages show a neutral
-    /// "checking your session" state, never the signed-out UI.
-    Checking,
-    SignedIn(User),
-    SignedOut,
-}
-
-impl AuthState {
-    pub fn user(&self) -> Option<&User> {
-        match self {
-            Self::SignedIn(user) => Some(user),
-            _ => None,
-        }
-    }
-}
+use super::state::{AuthEvent, AuthState};
+use super::tabs;
 
 /// What the server learned from the request's access cookie before rendering.
 /// The server provides it per request; the browser never constructs it.
@@ -29,23 +9,50 @@ impl AuthState {
 pub struct ServerAuth(pub AuthState);
 
 /// The auth context, provided once at the root of the app.
+///
+/// Pages read [`AuthContext::state`]. Only the API client and the auth forms
+/// change it, and only through [`AuthContext::apply`], so every change goes
+/// through the one tested state machine and reaches the other tabs.
 #[derive(Clone, Copy, Debug)]
 pub struct AuthContext {
-    pub state: RwSignal<AuthState>,
+    pub state: ReadSignal<AuthState>,
+    write: WriteSignal<AuthState>,
+}
+
+impl AuthContext {
+    /// Moves to the state after `event`, and tells the other tabs if it is
+    /// news for them.
+    pub(crate) fn apply(&self, event: AuthEvent) {
+        let next = self.state.with_untracked(|state| state.after(&event));
+        // Setting an equal value would still re-render every reader: a
+        // confirmation of who is signed in must not make the page flicker.
+        if self.state.with_untracked(|state| *state != next) {
+            self.write.set(next);
+        }
+        if let Some(news) = event.news_for_other_tabs() {
+            tabs::announce(&news);
+        }
+    }
+
+    /// For `ProtectedRoute`: `None` while checking.
+    pub fn may_enter(&self) -> Option<bool> {
+        self.state.with(AuthState::may_enter)
+    }
 }
 
 /// Seeds the context from what the server knew while rendering; the same value
-/// is serialised into the page so that hydration starts from it.
+/// is serialised into the page so that hydration starts from it. In the
+/// browser it also starts listening to the other tabs.
 pub fn provide_auth_context() -> AuthContext {
     let initial = SharedValue::new(|| {
         use_context::<ServerAuth>()
             .map(|ServerAuth(state)| state)
             .unwrap_or(AuthState::Checking)
     });
-    let context = AuthContext {
-        state: RwSignal::new(initial.into_inner()),
-    };
+    let (state, write) = signal(initial.into_inner());
+    let context = AuthContext { state, write };
     provide_context(context);
+    tabs::listen(context);
     context
 }
 

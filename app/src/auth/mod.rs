@@ -2,5 +2,10 @@
 //! in HttpOnly cookies that no script can read.
 
 mod context;
+mod redirect;
+mod state;
+mod tabs;
 
-pub use context::{AuthContext, AuthState, ServerAuth, provide_auth_context, use_auth};
+pub use context::{AuthContext, ServerAuth, provide_auth_context, use_auth};
+pub use redirect::{after_login, local_path, login_with_return, with_next};
+pub use state::{AuthEvent, AuthState, TabMessage};

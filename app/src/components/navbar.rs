@@ -1,12 +1,26 @@
 use leptos::prelude::*;
+use leptos_router::NavigateOptions;
 use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
 
+use crate::api::use_api;
 use crate::auth::{AuthState, use_auth};
 
-/// The bar on every page: the signed-in person's email, or the ways in.
+/// The bar on every page: who is signed in and the way out, or the ways in.
 #[component]
 pub fn NavBar() -> impl IntoView {
     let auth = use_auth();
+    let api = use_api();
+    let logout = Action::new_local(move |_: &()| api.logout());
+    let navigate = use_navigate();
+    // After logging out on purpose, go home rather than to the login page a
+    // protected page would send a signed-out person to.
+    Effect::new(move |_| {
+        if matches!(logout.value().get(), Some(Ok(()))) {
+            navigate("/", NavigateOptions::default());
+        }
+    });
+
     view! {
         <header class="navbar">
             <nav aria-label="Main">
@@ -17,7 +31,30 @@ pub fn NavBar() -> impl IntoView {
                             view! { <span class="muted">"Checking your session…"</span> }.into_any()
                         }
                         AuthState::SignedIn(user) => {
-                            view! { <span class="navbar-email">{user.email}</span> }.into_any()
+                            view! {
+                                <A href="/posts">"Posts"</A>
+                                <A href="/account" attr:class="navbar-email">{user.email}</A>
+                                <button
+                                    type="button"
+                                    class="secondary"
+                                    disabled=move || logout.pending().get()
+                                    on:click=move |_| {
+                                        logout.dispatch(());
+                                    }
+                                >
+                                    "Log out"
+                                </button>
+                                {move || {
+                                    logout
+                                        .value()
+                                        .get()
+                                        .and_then(Result::err)
+                                        .map(|error| {
+                                            view! { <span role="alert" class="error">{error.to_string()}</span> }
+                                        })
+                                }}
+                            }
+                                .into_any()
                         }
                         AuthState::SignedOut => {
                             view! {

@@ -21,15 +21,16 @@ impl Email {
 
     pub fn parse(raw: &str) -> Result<Self, InvalidEmail> {
         let email = raw.trim().to_lowercase();
-        if email.len() > Self::MAX_LEN || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if email.len() > Self::MAX_LEN || email.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(InvalidEmail);
         }
         let (local, domain) = email.split_once('@').ok_or(InvalidEmail)?;
         let domain_ok = domain.contains('.')
             && !domain.contains('@')
-            && domain.split('.').all(|label| {
-                !label.is_empty() && !label.starts_with('-') && !label.ends_with('-')
-            });
+            && domain
+                .split('.')
+                .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));
         if local.is_empty() || local.len() > Self::MAX_LOCAL_LEN || !domain_ok {
             return Err(InvalidEmail);
         }

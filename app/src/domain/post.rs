@@ -68,7 +68,10 @@ mod tests {
     #[test]
     fn title_is_trimmed_and_must_not_be_blank() {
         assert_eq!(PostTitle::parse("  Hello ").unwrap().as_ref(), "Hello");
-        assert_eq!(PostTitle::parse(" \t ").unwrap_err(), InvalidPost::EmptyTitle);
+        assert_eq!(
+            PostTitle::parse(" \t ").unwrap_err(),
+            InvalidPost::EmptyTitle
+        );
     }
 
     #[test]

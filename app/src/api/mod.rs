@@ -1,0 +1,12 @@
+//! The one way the app talks to `/auth` and `/api`: refreshes expired access
+//! tokens behind the caller's back, once per tab however many requests need it,
+//! and keeps the auth context true while doing so.
+
+mod client;
+pub mod core;
+
+#[cfg(feature = "hydrate")]
+mod browser;
+
+pub use client::{ApiClient, provide_api_client, use_api};
+pub use core::ClientError;
