@@ -1,0 +1,555 @@
+//! The load benchmark. Starts the release server on 127.0.0.1 with a fresh
+//! database, measures each auth path for a fixed window after a warm-up, and
+//! prints every figure as a ratio to a ceiling measured in the same run: the
+//! server's cheapest routes, and for login the time of one argon2id hash
+//! times the cores the server may use. Also the server's peak memory, the
+//! time to first byte of a signed-in page, and the size of the WASM and JS.
+//!
+//! Run with `scripts/bench`, which builds everything first; `bench --help`
+//! lists the options.
+
+mod http;
+mod load;
+mod proc;
+mod report;
+mod server;
+mod sizes;
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use serde_json::json;
+
+use crate::http::{Call, Conn, Result, call_once};
+use crate::load::{Check, Outcome, Probe, Scenario};
+use crate::report::{Page, Report};
+use crate::server::{Launch, Server};
+
+const USAGE: &str = "\
+usage: bench [options]
+
+  --server-bin PATH        release server binary      (target/release/server)
+  --site-root PATH         cargo-leptos site folder   (target/site)
+  --manifest PATH          workspace Cargo.toml       (Cargo.toml)
+  --output-name NAME       site output name           (auth-demo)
+  --warmup SECS            warm-up per scenario       (2)
+  --duration SECS          measured window            (8)
+  --connections N          connections per scenario   (64)
+  --login-connections N    connections for login      (8)
+  --page PATH              signed-in page for TTFB    (/)
+  --server-cpus LIST       taskset list for server    (0 on a 2+ core machine)
+  --client-cpus LIST       taskset list for this      (1 on a 2+ core machine)
+  --no-pin                 run both unpinned
+  --wasm-opt TEXT          wasm-opt version, for the report
+  --sizes-only             only measure the site's WASM, JS and CSS
+  --keep                   keep the temporary data folder and server logs";
+
+/// Set on the re-executed, pinned copy of this program.
+const PINNED_ENV: &str = "AUTH_DEMO_BENCH_PINNED";
+
+/// A password no list of common ones has.
+const PASSWORD: &str = "bench-Password-6f1c9a2e";
+
+/// Samples of one argon2id hash; the median is used.
+const HASH_SAMPLES: usize = 15;
+
+/// The server's parameters (`server/src/auth/password.rs`): OWASP's first
+/// argon2id recommendation.
+const ARGON2_MEMORY_KIB: u32 = 19_456;
+const ARGON2_ITERATIONS: u32 = 2;
+const ARGON2_LANES: u32 = 1;
+
+/// How many posts the reader has; `GET /api/posts` returns them all.
+const POSTS: usize = 5;
+
+#[derive(Clone, Debug)]
+pub struct Args {
+    server_bin: PathBuf,
+    site_root: PathBuf,
+    manifest: PathBuf,
+    output_name: String,
+    warmup: Duration,
+    duration: Duration,
+    connections: usize,
+    login_connections: usize,
+    page: String,
+    server_cpus: Option<String>,
+    client_cpus: Option<String>,
+    wasm_opt: Option<String>,
+    sizes_only: bool,
+    keep: bool,
+}
+
+impl Args {
+    fn parse() -> Result<Self, String> {
+        let two_cores = std::thread::available_parallelism().map_or(1, usize::from) >= 2
+            && Command::new("taskset").arg("-V").output().is_ok();
+        let mut args = Self {
+            server_bin: PathBuf::from("target/release/server"),
+            site_root: PathBuf::from("target/site"),
+            manifest: PathBuf::from("Cargo.toml"),
+            output_name: "auth-demo".to_owned(),
+            warmup: Duration::from_secs(2),
+            duration: Duration::from_secs(8),
+            connections: 64,
+            login_connections: 8,
+            page: "/".to_owned(),
+            server_cpus: two_cores.then(|| "0".to_owned()),
+            client_cpus: two_cores.then(|| "1".to_owned()),
+            wasm_opt: None,
+            sizes_only: false,
+            keep: false,
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(flag) = it.next() {
+            let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--server-bin" => args.server_bin = value()?.into(),
+                "--site-root" => args.site_root = value()?.into(),
+                "--manifest" => args.manifest = value()?.into(),
+                "--output-name" => args.output_name = value()?,
+                "--warmup" => args.warmup = Duration::from_secs_f64(number(&flag, &value()?)?),
+                "--duration" => args.duration = Duration::from_secs_f64(number(&flag, &value()?)?),
+                "--connections" => args.connections = number(&flag, &value()?)? as usize,
+                "--login-connections" => {
+                    args.login_connections = number(&flag, &value()?)? as usize
+                }
+                "--page" => args.page = value()?,
+                "--server-cpus" => args.server_cpus = Some(value()?),
+                "--client-cpus" => args.client_cpus = Some(value()?),
+                "--no-pin" => (args.server_cpus, args.client_cpus) = (None, None),
+                "--wasm-opt" => args.wasm_opt = Some(value()?),
+                "--sizes-only" => args.sizes_only = true,
+                "--keep" => args.keep = true,
+                "-h" | "--help" => return Err(USAGE.to_owned()),
+                _ => return Err(format!("unknown option {flag}\n\n{USAGE}")),
+            }
+        }
+        if args.connections == 0 || args.login_connections == 0 || args.duration.is_zero() {
+            return Err("connections and duration must be above zero".to_owned());
+        }
+        Ok(args)
+    }
+}
+
+fn number(flag: &str, value: &str) -> Result<f64, String> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n >= 0.0)
+        .ok_or_else(|| format!("{flag} takes a number, not {value:?}"))
+}
+
+fn main() -> ExitCode {
+    let args = match Args::parse() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    // The load generator must not share a core with the server it measures:
+    // run this program again under taskset, once.
+    if let Some(cpus) = &args.client_cpus
+        && std::env::var_os(PINNED_ENV).is_none()
+        && !args.sizes_only
+    {
+        let me = std::env::current_exe().expect("the path of this program");
+        let error = Command::new("taskset")
+            .arg("-c")
+            .arg(cpus)
+            .arg(me)
+            .args(std::env::args_os().skip(1))
+            // Pinned to one core, the copy would no longer see two: hand it
+            // both choices made here.
+            .arg("--client-cpus")
+            .arg(cpus)
+            .args(match &args.server_cpus {
+                Some(server) => vec!["--server-cpus", server.as_str()],
+                None => vec!["--no-pin"],
+            })
+            .env(PINNED_ENV, "1")
+            .exec();
+        eprintln!("bench: could not pin itself with taskset: {error}");
+        return ExitCode::FAILURE;
+    }
+
+    // One thread: the load generator's whole cost stays on its own core.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(report) => {
+            report.print();
+            if report.total_errors() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("bench: some requests failed; the figures above are not valid");
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<Report> {
+    let began = Instant::now();
+    let site_root = std::fs::canonicalize(&args.site_root)
+        .map_err(|e| format!("{}: {e} (build the site first)", args.site_root.display()))?;
+    let mut report = Report::new(&args);
+    report.assets = sizes::measure(&site_root.join("pkg"), &args.output_name)?;
+    report.wasm_profile = sizes::profile_settings(&args.manifest, "wasm-release");
+    if args.sizes_only {
+        return Ok(report);
+    }
+
+    let workdir = std::env::temp_dir().join(format!("auth-demo-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&workdir)?;
+    let launch = Launch {
+        binary: std::fs::canonicalize(&args.server_bin).map_err(|e| {
+            format!(
+                "{}: {e} (build the release server first)",
+                args.server_bin.display()
+            )
+        })?,
+        site_root,
+        output_name: args.output_name.clone(),
+        workdir: workdir.clone(),
+        cpus: args.server_cpus.clone(),
+        port: server::free_port()?,
+    };
+    let result = measure(&args, &launch, &mut report).await;
+    if args.keep {
+        eprintln!("kept {}", workdir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&workdir);
+    }
+    result?;
+    report.wall = began.elapsed();
+    Ok(report)
+}
+
+async fn measure(args: &Args, launch: &Launch, report: &mut Report) -> Result<()> {
+    let addr = launch.addr();
+
+    // An access token that is expired but validly signed: minted by the same
+    // server (same data folder, so the same signing key) started with a
+    // one-second lifetime and no leeway. By the time the expired scenario
+    // runs, its `exp` is well past even the main server's default leeway.
+    progress("minting an expired access token (server with ACCESS_TOKEN_TTL_SECS=1)");
+    let minting = Server::start(
+        launch,
+        "mint",
+        &[("ACCESS_TOKEN_TTL_SECS", "1"), ("TOKEN_LEEWAY_SECS", "0")],
+    )
+    .await?;
+    let expired = register(addr, "expired@bench.example").await?;
+    minting.stop();
+
+    progress("starting the server with its default settings");
+    let server = Server::start(launch, "main", &[]).await?;
+    report.server_cpus = proc::cpus_allowed(Some(server.pid));
+    report.client_cpus = proc::cpus_allowed(None);
+    report.server_idle_rss_kib = proc::status_kib(server.pid, "VmRSS").unwrap_or(0);
+    let outcome = scenarios(args, &server, &expired, report).await;
+    report.server_hwm_kib = proc::status_kib(server.pid, "VmHWM").unwrap_or(0);
+    if outcome.is_err() {
+        eprintln!(
+            "server log ({}):\n{}",
+            server.log_path().display(),
+            server.log_tail()
+        );
+    }
+    server.stop();
+    outcome
+}
+
+async fn scenarios(
+    args: &Args,
+    server: &Server,
+    expired: &Cookies,
+    report: &mut Report,
+) -> Result<()> {
+    let addr = server.addr;
+    progress("creating users and sessions through the public API");
+    let reader = register(addr, "reader@bench.example").await?;
+    let access = format!("access_token={}", reader.access);
+    for i in 0..POSTS {
+        let post = Call::post_json(
+            "/api/posts",
+            &json!({ "title": format!("Post {i}"), "body": "Benchmark post body." }),
+        )
+        .with_cookie(access.clone());
+        expect(call_once(addr, &post).await?, 201, "POST /api/posts")?;
+    }
+    let mut chains = Vec::with_capacity(args.connections);
+    for _ in 0..args.connections {
+        chains.push(login(addr, "reader@bench.example").await?.refresh);
+    }
+
+    let get = |name: &str, path: &str, cookie: Option<&str>, check: Check| {
+        let mut call = Call::get(path);
+        call.cookie = cookie.map(str::to_owned);
+        Scenario {
+            name: name.to_owned(),
+            connections: args.connections,
+            call,
+            check,
+            chains: Vec::new(),
+        }
+    };
+    let expired_cookie = format!("access_token={}", expired.access);
+    let mut plan = vec![
+        get(
+            "GET /healthz (ceiling)",
+            "/healthz",
+            None,
+            Check::Status(200),
+        ),
+        get(
+            "GET /robots.txt (ceiling)",
+            "/robots.txt",
+            None,
+            Check::Status(200),
+        ),
+        get(
+            "GET /auth/me",
+            "/auth/me",
+            Some(&access),
+            Check::Status(200),
+        ),
+        get(
+            "GET /api/posts",
+            "/api/posts",
+            Some(&access),
+            Check::Status(200),
+        ),
+        get(
+            "GET /auth/me, expired token",
+            "/auth/me",
+            Some(&expired_cookie),
+            Check::StatusWithHeader(401, "www-authenticate", "token_expired"),
+        ),
+        Scenario {
+            name: "POST /auth/refresh (rotation)".to_owned(),
+            connections: args.connections,
+            call: Call::post_empty("/auth/refresh"),
+            check: Check::Rotation,
+            chains,
+        },
+    ];
+    for scenario in plan.drain(..) {
+        if matches!(scenario.check, Check::StatusWithHeader(..)) {
+            wait_until_expired(addr, &scenario.call).await?;
+        }
+        report
+            .outcomes
+            .push(run_scenario(args, server, &scenario, None).await);
+    }
+
+    // Login: argon2 bound. The hash is timed here, on the idle machine,
+    // right before and right after, so the ceiling is measured in the same
+    // conditions as the figure.
+    let hash_before = hash_time();
+    let login = Scenario {
+        name: "POST /auth/login".to_owned(),
+        connections: args.login_connections,
+        call: Call::post_json(
+            "/auth/login",
+            &json!({ "email": "reader@bench.example", "password": PASSWORD }),
+        ),
+        check: Check::Status(200),
+        chains: Vec::new(),
+    };
+    // A cheap request every 20 ms alongside: if hashing ran on the async
+    // threads, these would wait behind it.
+    let probe = Probe {
+        call: Call::get("/healthz"),
+        check: Check::Status(200),
+        every: Duration::from_millis(20),
+    };
+    let outcome = run_scenario(args, server, &login, Some(&probe)).await;
+    let hash_after = hash_time();
+    report.hash_time = (hash_before + hash_after) / 2;
+    report.login = Some(outcome);
+
+    progress(&format!("time to first byte of {} signed in", args.page));
+    report.page = Some(page_timing(addr, &args.page, &access, "reader@bench.example").await?);
+    Ok(())
+}
+
+async fn run_scenario(
+    args: &Args,
+    server: &Server,
+    scenario: &Scenario,
+    probe: Option<&Probe>,
+) -> Outcome {
+    progress(&format!(
+        "{} ({} connections, {:?} warm-up, {:?} measured)",
+        scenario.name, scenario.connections, args.warmup, args.duration
+    ));
+    load::run(
+        server.addr,
+        server.pid,
+        scenario,
+        probe,
+        args.warmup,
+        args.duration,
+    )
+    .await
+}
+
+/// The server's own cookies after register or login.
+pub struct Cookies {
+    access: String,
+    refresh: String,
+}
+
+async fn register(addr: std::net::SocketAddr, email: &str) -> Result<Cookies> {
+    let call = Call::post_json(
+        "/auth/register",
+        &json!({ "email": email, "password": PASSWORD }),
+    );
+    cookies(expect(
+        call_once(addr, &call).await?,
+        201,
+        "POST /auth/register",
+    )?)
+}
+
+async fn login(addr: std::net::SocketAddr, email: &str) -> Result<Cookies> {
+    let call = Call::post_json(
+        "/auth/login",
+        &json!({ "email": email, "password": PASSWORD }),
+    );
+    cookies(expect(
+        call_once(addr, &call).await?,
+        200,
+        "POST /auth/login",
+    )?)
+}
+
+fn cookies(answer: http::Answer) -> Result<Cookies> {
+    match (
+        answer.set_cookie("access_token"),
+        answer.set_cookie("refresh_token"),
+    ) {
+        (Some(access), Some(refresh)) => Ok(Cookies { access, refresh }),
+        _ => Err("the answer did not set both auth cookies".into()),
+    }
+}
+
+fn expect(answer: http::Answer, status: u16, what: &str) -> Result<http::Answer> {
+    if answer.status.as_u16() == status {
+        Ok(answer)
+    } else {
+        Err(format!(
+            "{what}: expected {status}, got {} {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        )
+        .into())
+    }
+}
+
+/// Waits (at most 15 s) until the server calls the minted token expired.
+async fn wait_until_expired(addr: std::net::SocketAddr, call: &Call) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let answer = call_once(addr, call).await?;
+        let signal = answer
+            .headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok());
+        if answer.status == 401 && signal == Some("token_expired") {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the minted token is not answered with 401 token_expired but {}",
+                answer.error_code()
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The median time of one argon2id hash at the server's parameters, on
+/// this thread.
+fn hash_time() -> Duration {
+    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_LANES, Some(32))
+        .expect("OWASP's argon2 parameters are valid");
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let mut out = [0u8; 32];
+    let mut samples: Vec<Duration> = (0..=HASH_SAMPLES)
+        .map(|_| {
+            let started = Instant::now();
+            argon2
+                .hash_password_into(PASSWORD.as_bytes(), b"bench-salt-16byt", &mut out)
+                .expect("argon2 hashes a short password");
+            started.elapsed()
+        })
+        // The first one pays for page faults in the fresh 19 MiB block.
+        .skip(1)
+        .collect();
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
+/// Sequential requests for a server-rendered page with a valid access
+/// cookie, after a few unmeasured ones.
+async fn page_timing(
+    addr: std::net::SocketAddr,
+    path: &str,
+    cookie: &str,
+    email: &str,
+) -> Result<Page> {
+    const WARMUP: usize = 20;
+    const SAMPLES: usize = 200;
+    let call = Call::get(path).with_cookie(cookie.to_owned());
+    let mut conn = Conn::open(addr).await?;
+    let mut first_byte = Vec::with_capacity(SAMPLES);
+    let mut whole = Vec::with_capacity(SAMPLES);
+    let mut shows_user = true;
+    let mut bytes = 0;
+    for i in 0..WARMUP + SAMPLES {
+        let started = Instant::now();
+        let answer = expect(conn.send(&call, None).await?, 200, path)?;
+        let total = started.elapsed();
+        if i >= WARMUP {
+            first_byte.push(answer.first_byte);
+            whole.push(total);
+            bytes = answer.body.len();
+            shows_user &= String::from_utf8_lossy(&answer.body).contains(email);
+        }
+    }
+    first_byte.sort_unstable();
+    whole.sort_unstable();
+    Ok(Page {
+        path: path.to_owned(),
+        samples: SAMPLES,
+        first_byte_p50: first_byte[SAMPLES / 2],
+        first_byte_p99: first_byte[SAMPLES * 99 / 100],
+        whole_p50: whole[SAMPLES / 2],
+        bytes,
+        shows_user,
+    })
+}
+
+fn progress(what: &str) {
+    eprintln!("bench: {what}");
+}

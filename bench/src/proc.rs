@@ -1,0 +1,117 @@
+//! What Linux's `/proc` says about the server, the benchmark and the machine.
+
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// A `kB` line of `/proc/<pid>/status`, such as `VmRSS` or `VmHWM`.
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    status_field(&format!("/proc/{pid}/status"), field)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// `Cpus_allowed_list` of a process: the cores it may run on.
+pub fn cpus_allowed(pid: Option<u32>) -> String {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/status"),
+        None => "/proc/self/status".to_owned(),
+    };
+    status_field(&path, "Cpus_allowed_list").unwrap_or_else(|| "?".to_owned())
+}
+
+/// How many cores a `Cpus_allowed_list` such as `0`, `0-3` or `0,2` names.
+pub fn count_cpus(list: &str) -> usize {
+    list.split(',')
+        .map(|part| match part.trim().split_once('-') {
+            Some((a, b)) => match (a.parse::<usize>(), b.parse::<usize>()) {
+                (Ok(a), Ok(b)) if b >= a => b - a + 1,
+                _ => 0,
+            },
+            None => usize::from(part.trim().parse::<usize>().is_ok()),
+        })
+        .sum()
+}
+
+fn status_field(path: &str, field: &str) -> Option<String> {
+    let status = std::fs::read_to_string(path).ok()?;
+    status.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        (name == field).then(|| value.trim().to_owned())
+    })
+}
+
+/// A process's CPU time so far (user + system, every thread), in clock ticks.
+#[derive(Clone, Copy, Debug)]
+pub struct Cpu(Option<u64>);
+
+impl Cpu {
+    pub fn of(pid: u32) -> Self {
+        Self(cpu_ticks(&format!("/proc/{pid}/stat")))
+    }
+
+    pub fn of_self() -> Self {
+        Self(cpu_ticks("/proc/self/stat"))
+    }
+
+    /// CPU time since `earlier`, as a share of one core over `wall`
+    /// (1.0 = one core busy all the time); NaN when unknown.
+    pub fn share_since(self, earlier: Cpu, wall: Duration) -> f64 {
+        match (self.0, earlier.0) {
+            (Some(now), Some(then)) => {
+                now.saturating_sub(then) as f64 / clock_ticks_per_sec() as f64 / wall.as_secs_f64()
+            }
+            _ => f64::NAN,
+        }
+    }
+}
+
+fn cpu_ticks(path: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The command name may hold spaces; the fields after it are fixed:
+    // state is field 3, utime 14 and stime 15.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+fn clock_ticks_per_sec() -> u64 {
+    static TICKS: OnceLock<u64> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(100)
+    })
+}
+
+/// One line naming the machine: CPU model, cores, memory, kernel.
+pub fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            (name.trim() == "model name").then(|| value.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let online = cpuinfo
+        .lines()
+        .filter(|line| line.starts_with("processor"))
+        .count();
+    let mem_gib = status_field("/proc/meminfo", "MemTotal")
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0.0, |kib| kib as f64 / 1024.0 / 1024.0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{model}, {online} CPUs, {mem_gib:.1} GiB RAM, Linux {}",
+        kernel.trim()
+    )
+}
