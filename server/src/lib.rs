@@ -1,5 +1,23 @@
 //! The auth server as a library: `main.rs` and the integration tests both
 //! start it through [`startup::Application`].
 
+/// Authentication: passwords, tokens, cookies, the extractor and the session flows.
+pub mod auth;
+/// Deleting expired and revoked sessions in the background.
+pub mod cleanup;
+/// Settings from the environment.
+pub mod config;
+/// The error type and its JSON bodies.
+pub mod error;
+/// Guards shared by the JSON routes: origin check and body size.
+pub mod middleware;
+/// The HTTP handlers, one module per resource.
+pub mod routes;
+/// Building and running the server.
 pub mod startup;
+/// The router state.
+pub mod state;
+/// Every SQL statement.
+pub mod store;
+/// Logging.
 pub mod telemetry;

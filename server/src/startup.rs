@@ -1,34 +1,90 @@
-//! Builds the router and runs it.
+//! Builds the application from its settings and runs it. The binary and the
+//! integration tests start the server through exactly this code.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
+use app::auth::ServerAuth;
 use app::{App, shell};
-use axum::{Json, Router, extract::FromRef, routing::get};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Request, header};
+use axum::middleware;
+use axum::response::Response;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
 
-/// Everything a handler may need, cloned into each request.
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-}
+use crate::auth::cookies::AuthCookies;
+use crate::auth::extractor::seed_server_auth;
+use crate::auth::password::PasswordHasher;
+use crate::auth::sessions::Sessions;
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::tokens::TokenService;
+use crate::config::Settings;
+use crate::error::{method_not_allowed, not_found};
+use crate::middleware::{BODY_LIMIT_BYTES, reject_cross_origin, reject_oversized_body};
+use crate::state::AppState;
+use crate::{auth, cleanup, routes, store};
 
+/// A server bound to its address, with its store open and migrated, ready
+/// to run.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    cleanup: JoinHandle<()>,
 }
 
 impl Application {
-    pub async fn build() -> anyhow::Result<Self> {
-        // cargo-leptos passes the site settings through LEPTOS_* variables.
-        let conf = get_configuration(None)?;
-        let leptos_options = conf.leptos_options;
-        let listener = TcpListener::bind(leptos_options.site_addr).await?;
-        let state = AppState { leptos_options };
+    /// Opens (or creates) the data folder, the signing key and the database,
+    /// and binds `settings.site_addr` (port 0 picks a free port).
+    pub async fn build(settings: Settings, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&settings.data_dir)?;
+        let secret = match &settings.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => auth::keys::load_or_create(&settings.key_file())?,
+        };
+        let pool = store::connect(&settings.database_url).await?;
+        store::migrate(&pool).await?;
+
+        let tokens = Arc::new(TokenService::new(
+            &secret,
+            settings.access_token_ttl,
+            settings.token_leeway,
+        ));
+        let state = AppState {
+            leptos_options,
+            sessions: Sessions::new(
+                pool.clone(),
+                Arc::clone(&tokens),
+                settings.refresh_token_ttl,
+                settings.session_max_age,
+                settings.refresh_reuse_grace,
+            ),
+            tokens,
+            passwords: PasswordHasher::new()?,
+            cookies: AuthCookies {
+                secure: settings.cookie_secure,
+                access_ttl: settings.access_token_ttl,
+                refresh_ttl: settings.refresh_token_ttl,
+            },
+            throttle: Arc::new(LoginThrottle::new(
+                settings.login_max_failures,
+                settings.login_failure_window,
+            )),
+            pool: pool.clone(),
+        };
+        let listener = TcpListener::bind(settings.site_addr).await?;
         Ok(Self {
             listener,
             router: router(state),
+            cleanup: cleanup::spawn(pool, settings.cleanup_interval),
         })
     }
 
@@ -36,25 +92,93 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// Serves until SIGTERM or Ctrl-C, then lets requests in flight finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes; tests use it to restart a server.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         tracing::info!("listening on http://{}", self.local_addr()?);
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
-        Ok(())
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        self.cleanup.abort();
+        Ok(served?)
     }
 }
 
+/// The whole app: the JSON API under `/auth` and `/api`, the health check,
+/// and the Leptos pages, which are rendered knowing who is signed in.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
-    Router::new()
-        .route("/healthz", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
-        .leptos_routes(&state, routes, {
+    let auth = json_api(routes::auth::router()).layer(SetResponseHeaderLayer::overriding(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ));
+    let pages = Router::new()
+        .leptos_routes_with_context(&state, generate_route_list(App), provide_server_auth, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            seed_server_auth,
+        ));
+
+    Router::new()
+        .nest("/auth", auth)
+        .nest("/api", json_api(routes::posts::router()))
+        .merge(routes::health::router())
+        .merge(pages)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // One line per request: method, path, status and latency. Never the
+        // query, headers or body, where tokens and passwords travel.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<Body>| {
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+                })
+                .on_request(())
+                .on_response(|response: &Response, latency: Duration, _: &tracing::Span| {
+                    tracing::info!(
+                        status = response.status().as_u16(),
+                        latency_ms = latency.as_millis() as u64,
+                        "response"
+                    );
+                })
+                .on_failure(()),
+        )
         .with_state(state)
+}
+
+/// What every JSON router gets: JSON 404 and 405, the body limit and the
+/// cross-origin guard.
+fn json_api(router: Router<AppState>) -> Router<AppState> {
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn(reject_oversized_body))
+        .layer(middleware::from_fn(reject_cross_origin))
+}
+
+/// Runs during each page render, after leptos_axum has provided the
+/// request's `Parts` (leptos_axum 0.8.10 `handle_response_inner` calls
+/// `provide_contexts` before the additional context): hands what
+/// [`seed_server_auth`] found to the app.
+fn provide_server_auth() {
+    if let Some(auth) = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<ServerAuth>().cloned())
+    {
+        provide_context(auth);
+    }
 }
 
 async fn shutdown_signal() {
@@ -63,7 +187,9 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             signal.recv().await;
         }
     };

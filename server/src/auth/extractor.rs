@@ -1,0 +1,88 @@
+//! Who is asking: the access cookie checked on its own (signature and
+//! expiry, no database), for the API; and the auth state a page is rendered
+//! with, for server-side rendering.
+
+use std::sync::Arc;
+
+use app::auth::{AuthState, ServerAuth};
+use axum::extract::{FromRef, FromRequestParts, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum_extra::extract::CookieJar;
+use http::request::Parts;
+use uuid::Uuid;
+
+use super::cookies::presented_access_token;
+use super::tokens::{AccessTokenError, TokenService};
+use crate::error::Error;
+use crate::state::AppState;
+use crate::store;
+
+/// The user and session of a valid access token. Rejects with `401`
+/// `unauthenticated`, `invalid_token` or `token_expired` (the last with
+/// `WWW-Authenticate: token_expired`).
+#[derive(Clone, Copy, Debug)]
+pub struct AuthUser {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+}
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    Arc<TokenService>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let tokens = Arc::<TokenService>::from_ref(state);
+        let jar = CookieJar::from_headers(&parts.headers);
+        let token = presented_access_token(&jar).ok_or(Error::Unauthenticated)?;
+        let claims = tokens
+            .verify_access_token(token)
+            .map_err(|error| match error {
+                AccessTokenError::Expired => Error::TokenExpired,
+                AccessTokenError::Invalid => Error::InvalidToken,
+            })?;
+        Ok(Self {
+            user_id: claims.sub,
+            session_id: claims.sid,
+        })
+    }
+}
+
+/// Middleware for page routes: works out who is signed in and leaves it in
+/// the request's extensions as [`ServerAuth`], where the rendering context
+/// picks it up (see `startup::provide_server_auth`). It reads cookies and
+/// never writes them.
+pub async fn seed_server_auth(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let auth = page_auth_state(&state, &jar).await;
+    request.extensions_mut().insert(ServerAuth(auth));
+    next.run(request).await
+}
+
+/// `SignedIn` for a valid access cookie of an existing user (one read);
+/// `Checking` when it has expired but its signature is good, so the browser
+/// refreshes before deciding; `SignedOut` when it is absent or invalid.
+async fn page_auth_state(state: &AppState, jar: &CookieJar) -> AuthState {
+    let Some(token) = presented_access_token(jar) else {
+        return AuthState::SignedOut;
+    };
+    match state.tokens.verify_access_token(token) {
+        Ok(claims) => match store::find_user_by_id(&state.pool, claims.sub).await {
+            Ok(Some(user)) => AuthState::SignedIn(user),
+            Ok(None) => AuthState::SignedOut,
+            Err(error) => {
+                tracing::error!(error = ?error, "could not read the user for a page");
+                AuthState::Checking
+            }
+        },
+        Err(AccessTokenError::Expired) => AuthState::Checking,
+        Err(AccessTokenError::Invalid) => AuthState::SignedOut,
+    }
+}

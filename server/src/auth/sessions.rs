@@ -1,0 +1,182 @@
+//! The life of a session: started by login or register, kept alive by
+//! rotating refresh tokens, ended by logout, by its absolute lifetime, or by
+//! the reuse of a rotated token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::model::User;
+use chrono::{DateTime, Utc};
+use sqlx::SqlitePool;
+use uuid::Uuid;
+
+use super::tokens::{RefreshToken, TokenService};
+use crate::error::{Error, Result};
+use crate::store::{self, NewSession};
+
+/// The tokens a client gets when a session starts or rotates.
+pub struct IssuedTokens {
+    pub access_token: String,
+    pub refresh_token: RefreshToken,
+}
+
+/// What a successful refresh gives.
+pub enum RefreshOutcome {
+    /// The presented token was current: both tokens are new.
+    Rotated { user: User, tokens: IssuedTokens },
+    /// The presented token was rotated moments ago (another tab won the
+    /// race): a new access token only, and the browser keeps its newer
+    /// refresh cookie.
+    WithinGrace { user: User, access_token: String },
+}
+
+/// Starts, refreshes and ends sessions; cheap to clone.
+#[derive(Clone)]
+pub struct Sessions {
+    pool: SqlitePool,
+    tokens: Arc<TokenService>,
+    refresh_ttl: Duration,
+    max_age: Duration,
+    reuse_grace: Duration,
+}
+
+impl Sessions {
+    pub fn new(
+        pool: SqlitePool,
+        tokens: Arc<TokenService>,
+        refresh_ttl: Duration,
+        max_age: Duration,
+        reuse_grace: Duration,
+    ) -> Self {
+        Self {
+            pool,
+            tokens,
+            refresh_ttl,
+            max_age,
+            reuse_grace,
+        }
+    }
+
+    /// A new session for `user_id` and its first tokens, not yet stored:
+    /// register stores it in the same transaction as the user.
+    pub fn prepare(
+        &self,
+        user_id: Uuid,
+        user_agent: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(NewSession, IssuedTokens)> {
+        let id = Uuid::new_v4();
+        let refresh_token = RefreshToken::generate()?;
+        let expires_at = now + chrono_duration(self.max_age);
+        let session = NewSession {
+            id,
+            user_id,
+            created_at: now,
+            expires_at,
+            user_agent,
+            refresh_token_hash: refresh_token.hash(),
+            refresh_expires_at: (now + chrono_duration(self.refresh_ttl)).min(expires_at),
+        };
+        let access_token = self.tokens.issue_access_token(user_id, id, now)?;
+        Ok((
+            session,
+            IssuedTokens {
+                access_token,
+                refresh_token,
+            },
+        ))
+    }
+
+    /// Login: starts and stores a session for an existing user.
+    pub async fn start(
+        &self,
+        user_id: Uuid,
+        user_agent: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedTokens> {
+        let (session, tokens) = self.prepare(user_id, user_agent, now)?;
+        store::create_session(&self.pool, &session).await?;
+        Ok(tokens)
+    }
+
+    /// Exchanges a refresh token as `CONTRACT.md` says: rotate it if it is
+    /// current; otherwise, in this order, refuse it if its session is
+    /// revoked or over, let it through without rotation inside the grace
+    /// window after its own rotation, and after that treat it as stolen and
+    /// revoke its session.
+    #[tracing::instrument(name = "Refresh a session", skip_all)]
+    pub async fn refresh(
+        &self,
+        presented: Option<RefreshToken>,
+        now: DateTime<Utc>,
+    ) -> Result<RefreshOutcome> {
+        let presented = presented.ok_or(Error::InvalidRefreshToken)?;
+        let old_hash = presented.hash();
+        let new_token = RefreshToken::generate()?;
+        let new_expires_at = now + chrono_duration(self.refresh_ttl);
+
+        if let Some(rotated) = store::rotate_refresh_token(
+            &self.pool,
+            &old_hash,
+            &new_token.hash(),
+            new_expires_at,
+            now,
+        )
+        .await?
+        {
+            let access_token =
+                self.tokens
+                    .issue_access_token(rotated.user.id, rotated.session_id, now)?;
+            return Ok(RefreshOutcome::Rotated {
+                user: rotated.user,
+                tokens: IssuedTokens {
+                    access_token,
+                    refresh_token: new_token,
+                },
+            });
+        }
+
+        // Not rotated: find out why, from the token's own record.
+        let stored = store::find_refresh_token(&self.pool, &old_hash)
+            .await?
+            .ok_or(Error::InvalidRefreshToken)?;
+        if stored.session_revoked_at.is_some() || stored.session_expires_at <= now {
+            return Err(Error::InvalidRefreshToken);
+        }
+        let Some(rotated_at) = stored.rotated_at else {
+            // Current but not rotatable: the token itself has expired.
+            return Err(Error::InvalidRefreshToken);
+        };
+        if now - rotated_at <= chrono_duration(self.reuse_grace) {
+            let user = store::find_user_by_id(&self.pool, stored.user_id)
+                .await?
+                .ok_or(Error::InvalidRefreshToken)?;
+            store::touch_session(&self.pool, stored.session_id, now).await?;
+            let access_token = self
+                .tokens
+                .issue_access_token(user.id, stored.session_id, now)?;
+            return Ok(RefreshOutcome::WithinGrace { user, access_token });
+        }
+        tracing::warn!(session_id = %stored.session_id, "rotated refresh token reused after the grace window; revoking its session");
+        store::revoke_session(&self.pool, stored.session_id, now).await?;
+        Err(Error::RefreshTokenReused)
+    }
+
+    /// Logout: revokes the session of the presented token, if there is one.
+    #[tracing::instrument(name = "End a session", skip_all)]
+    pub async fn end(&self, presented: Option<RefreshToken>, now: DateTime<Utc>) -> Result<()> {
+        let Some(presented) = presented else {
+            return Ok(());
+        };
+        if let Some(stored) = store::find_refresh_token(&self.pool, &presented.hash()).await? {
+            store::revoke_session(&self.pool, stored.session_id, now).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Settings are capped far below chrono's limits (see `config`), so this
+/// cannot saturate in practice.
+fn chrono_duration(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}

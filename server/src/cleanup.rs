@@ -1,0 +1,124 @@
+//! A background task that deletes expired and revoked sessions and tokens,
+//! so the tables hold only what can still be used (or recognised as reused).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sqlx::SqlitePool;
+use tokio::task::JoinHandle;
+
+use crate::store;
+
+/// Runs [`run_once`] every `interval`, first right at start. Errors are
+/// logged and the task keeps going.
+pub fn spawn(pool: SqlitePool, interval: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = run_once(&pool).await {
+                tracing::error!(error = ?error, "cleanup of expired sessions failed");
+            }
+        }
+    })
+}
+
+/// One sweep; returns the numbers of tokens and sessions deleted.
+pub async fn run_once(pool: &SqlitePool) -> crate::error::Result<(u64, u64)> {
+    let (tokens, sessions) = store::delete_expired_sessions_and_tokens(pool, Utc::now()).await?;
+    if tokens + sessions > 0 {
+        tracing::info!(tokens, sessions, "deleted expired sessions and tokens");
+    }
+    Ok((tokens, sessions))
+}
+
+#[cfg(test)]
+mod tests {
+    use app::model::User;
+    use chrono::{DateTime, Duration};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::auth::tokens::RefreshToken;
+    use crate::store::NewSession;
+
+    fn session(user_id: Uuid, created_at: DateTime<Utc>, lifetime: Duration) -> NewSession {
+        NewSession {
+            id: Uuid::new_v4(),
+            user_id,
+            created_at,
+            expires_at: created_at + lifetime,
+            user_agent: None,
+            refresh_token_hash: RefreshToken::generate().unwrap().hash(),
+            refresh_expires_at: created_at + lifetime,
+        }
+    }
+
+    async fn count(pool: &SqlitePool, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("select count(*) from {table}"))
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_sweep_deletes_expired_and_revoked_sessions_and_keeps_live_ones() {
+        // Arrange
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let pool = store::connect(&url).await.unwrap();
+        store::migrate(&pool).await.unwrap();
+        let now = Utc::now();
+        let user = User {
+            id: Uuid::new_v4(),
+            email: "ada@example.com".into(),
+            created_at: now,
+        };
+        let live = session(user.id, now, Duration::days(1));
+        let expired = session(user.id, now - Duration::days(2), Duration::days(1));
+        let revoked = session(user.id, now, Duration::days(1));
+        store::create_user_with_session(&pool, &user, "hash", &live)
+            .await
+            .unwrap();
+        store::create_session(&pool, &expired).await.unwrap();
+        store::create_session(&pool, &revoked).await.unwrap();
+        store::revoke_session(&pool, revoked.id, now).await.unwrap();
+
+        // Act
+        let (tokens, sessions) = run_once(&pool).await.unwrap();
+
+        // Assert
+        assert_eq!((tokens, sessions), (1, 2), "the expired token, then both dead sessions");
+        assert_eq!(count(&pool, "sessions").await, 1);
+        assert_eq!(count(&pool, "refresh_tokens").await, 1, "the revoked session's token went with it");
+        let remaining = store::find_refresh_token(&pool, &live.refresh_token_hash)
+            .await
+            .unwrap();
+        assert!(remaining.is_some());
+    }
+
+    #[tokio::test]
+    async fn the_task_sweeps_at_start_and_then_on_its_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let pool = store::connect(&url).await.unwrap();
+        store::migrate(&pool).await.unwrap();
+        let now = Utc::now();
+        let user = User {
+            id: Uuid::new_v4(),
+            email: "ada@example.com".into(),
+            created_at: now,
+        };
+        let old = session(user.id, now - Duration::days(2), Duration::days(1));
+        store::create_user_with_session(&pool, &user, "hash", &old)
+            .await
+            .unwrap();
+
+        let task = spawn(pool.clone(), std::time::Duration::from_millis(50));
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        task.abort();
+
+        assert_eq!(count(&pool, "sessions").await, 0);
+    }
+}

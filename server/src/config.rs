@@ -1,0 +1,319 @@
+//! The server's settings, read once at start from the environment (and from a
+//! `.env` file in the working directory). Every variable has a default that
+//! serves a developer on one machine; a bad value stops the server with a
+//! message that names the variable.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Everything the server can be configured with. The names of the
+/// environment variables are part of `CONTRACT.md`, except `DATA_DIR`,
+/// `JWT_SECRET` and `CLEANUP_INTERVAL_SECS`, which are ours.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `DATA_DIR`: the data folder, holding the default database and the
+    /// generated signing key. Default `data` (relative to the working
+    /// directory, which cargo-leptos sets to the workspace root).
+    pub data_dir: PathBuf,
+    /// `DATABASE_URL`: default `sqlite://<data_dir>/app.db`.
+    pub database_url: String,
+    /// `LEPTOS_SITE_ADDR`: where to listen; port 0 picks a free port (tests).
+    pub site_addr: SocketAddr,
+    /// `ACCESS_TOKEN_TTL_SECS`, default 900.
+    pub access_token_ttl: Duration,
+    /// `REFRESH_TOKEN_TTL_SECS`, default 30 days.
+    pub refresh_token_ttl: Duration,
+    /// `SESSION_MAX_AGE_SECS`, default 30 days: the absolute session lifetime.
+    pub session_max_age: Duration,
+    /// `REFRESH_REUSE_GRACE_SECS`, default 10.
+    pub refresh_reuse_grace: Duration,
+    /// `TOKEN_LEEWAY_SECS`, default 5, at most 30.
+    pub token_leeway: Duration,
+    /// `COOKIE_SECURE`: default off in a debug build, on in a release build.
+    pub cookie_secure: bool,
+    /// `LOGIN_MAX_FAILURES`, default 10.
+    pub login_max_failures: u32,
+    /// `LOGIN_FAILURE_WINDOW_SECS`, default 300.
+    pub login_failure_window: Duration,
+    /// `CLEANUP_INTERVAL_SECS`, default 3600: how often expired and revoked
+    /// sessions and tokens are deleted.
+    pub cleanup_interval: Duration,
+    /// `JWT_SECRET`: the HMAC key for access tokens. When unset, the server
+    /// creates one in the data folder on first start and reuses it after.
+    pub jwt_secret: Option<Secret>,
+}
+
+/// A key that must never reach a log line: `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Why the settings could not be read. Each message names the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} must be {expected}, but it is {value:?}")]
+    Invalid {
+        name: &'static str,
+        expected: &'static str,
+        value: String,
+    },
+    #[error(
+        "{name} is too weak: an HMAC key needs at least {min} bytes and this one has {len}. \
+         Use a long random value, or unset it and the server keeps its own key in the data folder"
+    )]
+    WeakKey {
+        name: &'static str,
+        min: usize,
+        len: usize,
+    },
+}
+
+impl Settings {
+    /// The shortest HMAC key accepted: 256 bits, the size of HS256's output.
+    pub const MIN_SECRET_BYTES: usize = 32;
+    /// Clock skew allowed when checking `exp`; the contract caps it at 30 s.
+    pub const MAX_LEEWAY_SECS: u64 = 30;
+
+    /// Reads `.env` (if present) and then the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is the normal case; a malformed one is ignored the
+        // same way so that the variables already set still apply.
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, so tests need not touch the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+
+        let data_dir = PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "data".to_owned()));
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| default_database_url(&data_dir));
+        let site_addr = match var("LEPTOS_SITE_ADDR") {
+            Some(value) => value.trim().parse().map_err(|_| ConfigError::Invalid {
+                name: "LEPTOS_SITE_ADDR",
+                expected: "an address like 127.0.0.1:3000",
+                value,
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+        };
+        let secs = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            parse_number(name, var(name), default, 1).map(Duration::from_secs)
+        };
+        let token_leeway = parse_number("TOKEN_LEEWAY_SECS", var("TOKEN_LEEWAY_SECS"), 5, 0)?;
+        if token_leeway > Self::MAX_LEEWAY_SECS {
+            return Err(ConfigError::Invalid {
+                name: "TOKEN_LEEWAY_SECS",
+                expected: "a whole number of seconds from 0 to 30",
+                value: token_leeway.to_string(),
+            });
+        }
+        let cookie_secure = match var("COOKIE_SECURE") {
+            Some(value) => parse_bool("COOKIE_SECURE", value)?,
+            None => !cfg!(debug_assertions),
+        };
+        let jwt_secret = match lookup("JWT_SECRET") {
+            Some(value) if value.len() < Self::MIN_SECRET_BYTES => {
+                return Err(ConfigError::WeakKey {
+                    name: "JWT_SECRET",
+                    min: Self::MIN_SECRET_BYTES,
+                    len: value.len(),
+                });
+            }
+            Some(value) => Some(Secret::new(value.into_bytes())),
+            None => None,
+        };
+        let login_max_failures =
+            parse_number("LOGIN_MAX_FAILURES", var("LOGIN_MAX_FAILURES"), 10, 1)?;
+
+        Ok(Self {
+            database_url,
+            site_addr,
+            access_token_ttl: secs("ACCESS_TOKEN_TTL_SECS", 900)?,
+            refresh_token_ttl: secs("REFRESH_TOKEN_TTL_SECS", 2_592_000)?,
+            session_max_age: secs("SESSION_MAX_AGE_SECS", 2_592_000)?,
+            refresh_reuse_grace: Duration::from_secs(parse_number(
+                "REFRESH_REUSE_GRACE_SECS",
+                var("REFRESH_REUSE_GRACE_SECS"),
+                10,
+                0,
+            )?),
+            token_leeway: Duration::from_secs(token_leeway),
+            cookie_secure,
+            login_max_failures: u32::try_from(login_max_failures).unwrap_or(u32::MAX),
+            login_failure_window: secs("LOGIN_FAILURE_WINDOW_SECS", 300)?,
+            cleanup_interval: secs("CLEANUP_INTERVAL_SECS", 3600)?,
+            jwt_secret,
+            data_dir,
+        })
+    }
+
+    /// Where the generated signing key is kept when `JWT_SECRET` is unset.
+    pub fn key_file(&self) -> PathBuf {
+        self.data_dir.join("jwt_secret")
+    }
+}
+
+fn default_database_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("app.db").display())
+}
+
+/// Parses a whole number no smaller than `min`. The upper bound (about 31
+/// years) keeps every later `Duration` and `chrono` sum far from overflow.
+fn parse_number(
+    name: &'static str,
+    value: Option<String>,
+    default: u64,
+    min: u64,
+) -> Result<u64, ConfigError> {
+    const MAX: u64 = 1_000_000_000;
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.trim().parse::<u64>() {
+        Ok(n) if (min..=MAX).contains(&n) => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            name,
+            expected: if min == 0 {
+                "a whole number from 0 to 1000000000"
+            } else {
+                "a whole number from 1 to 1000000000"
+            },
+            value,
+        }),
+    }
+}
+
+fn parse_bool(name: &'static str, value: String) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            name,
+            expected: "true or false",
+            value,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings_from(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn an_empty_environment_gives_the_contract_defaults() {
+        let settings = settings_from(&[]).unwrap();
+
+        assert_eq!(settings.database_url, "sqlite://data/app.db");
+        assert_eq!(settings.site_addr, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(settings.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(settings.refresh_token_ttl, Duration::from_secs(2_592_000));
+        assert_eq!(settings.session_max_age, Duration::from_secs(2_592_000));
+        assert_eq!(settings.refresh_reuse_grace, Duration::from_secs(10));
+        assert_eq!(settings.token_leeway, Duration::from_secs(5));
+        assert_eq!(settings.cookie_secure, !cfg!(debug_assertions));
+        assert_eq!(settings.login_max_failures, 10);
+        assert_eq!(settings.login_failure_window, Duration::from_secs(300));
+        assert!(settings.jwt_secret.is_none());
+        assert_eq!(settings.key_file(), PathBuf::from("data/jwt_secret"));
+    }
+
+    #[test]
+    fn variables_override_the_defaults() {
+        let settings = settings_from(&[
+            ("DATA_DIR", "/tmp/x"),
+            ("LEPTOS_SITE_ADDR", "0.0.0.0:0"),
+            ("ACCESS_TOKEN_TTL_SECS", "2"),
+            ("REFRESH_REUSE_GRACE_SECS", "0"),
+            ("TOKEN_LEEWAY_SECS", "30"),
+            ("COOKIE_SECURE", "true"),
+        ])
+        .unwrap();
+
+        assert_eq!(settings.database_url, "sqlite:///tmp/x/app.db");
+        assert_eq!(settings.site_addr.port(), 0);
+        assert_eq!(settings.access_token_ttl, Duration::from_secs(2));
+        assert_eq!(settings.refresh_reuse_grace, Duration::ZERO);
+        assert_eq!(settings.token_leeway, Duration::from_secs(30));
+        assert!(settings.cookie_secure);
+    }
+
+    #[test]
+    fn a_leeway_over_thirty_seconds_is_refused() {
+        let error = settings_from(&[("TOKEN_LEEWAY_SECS", "31")]).unwrap_err();
+        assert!(error.to_string().contains("TOKEN_LEEWAY_SECS"), "{error}");
+    }
+
+    #[test]
+    fn a_malformed_number_is_refused_naming_its_variable() {
+        for name in [
+            "ACCESS_TOKEN_TTL_SECS",
+            "LOGIN_MAX_FAILURES",
+            "SESSION_MAX_AGE_SECS",
+        ] {
+            for value in ["abc", "-1", "0", "1e3", "99999999999999999999"] {
+                let error = settings_from(&[(name, value)]).unwrap_err();
+                assert!(error.to_string().contains(name), "{error}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_signing_key_is_refused_naming_its_variable() {
+        let error = settings_from(&[("JWT_SECRET", "secret")]).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("JWT_SECRET"), "{message}");
+        assert!(
+            !message.contains("secret\""),
+            "the key itself must not be echoed"
+        );
+    }
+
+    #[test]
+    fn a_long_enough_signing_key_is_kept_and_never_printed() {
+        let key = "k".repeat(32);
+        let settings = settings_from(&[("JWT_SECRET", key.as_str())]).unwrap();
+        assert_eq!(
+            settings.jwt_secret.as_ref().unwrap().expose(),
+            key.as_bytes()
+        );
+        assert!(!format!("{settings:?}").contains(&key));
+    }
+
+    #[test]
+    fn cookie_secure_must_be_a_boolean() {
+        assert!(
+            !settings_from(&[("COOKIE_SECURE", "off")])
+                .unwrap()
+                .cookie_secure
+        );
+        assert!(settings_from(&[("COOKIE_SECURE", "maybe")]).is_err());
+    }
+}

@@ -1,0 +1,206 @@
+//! The one error type of every handler, turned into the contract's JSON body
+//! `{ "error", "message" }` at the edge. Internal causes are logged with
+//! their chain and never shown.
+
+use std::time::Duration;
+
+use app::model::{ApiError, ErrorCode, TOKEN_EXPIRED_CHALLENGE};
+use axum::Json;
+use axum::extract::FromRequest;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// `Result` with this module's [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything a request can fail with. Each variant's doc names its status
+/// and wire code.
+#[derive(thiserror::Error)]
+pub enum Error {
+    /// 400 `invalid_email`, with the validator's message.
+    #[error("{0}")]
+    InvalidEmail(String),
+    /// 400 `weak_password`, with the validator's message.
+    #[error("{0}")]
+    WeakPassword(String),
+    /// 400 `invalid_post`, with the validator's message.
+    #[error("{0}")]
+    InvalidPost(String),
+    /// 400 `invalid_body`: not JSON, or JSON of the wrong shape.
+    #[error("The request body is not valid JSON of the expected shape.")]
+    InvalidBody,
+    /// 413 `payload_too_large`: over the 16 KiB body limit.
+    #[error("The request body is too large.")]
+    PayloadTooLarge,
+    /// 415 `unsupported_media_type`: the body is not `application/json`.
+    #[error("Send the body as application/json.")]
+    UnsupportedMediaType,
+    /// 409 `email_taken`.
+    #[error("An account with this email already exists.")]
+    EmailTaken,
+    /// 401 `invalid_credentials`: one answer for an unknown email and a wrong
+    /// password, so that it reveals neither.
+    #[error("The email or password is wrong.")]
+    InvalidCredentials,
+    /// 429 `rate_limited`, with `Retry-After`.
+    #[error("Too many failed attempts. Try again later.")]
+    RateLimited { retry_after: Duration },
+    /// 401 `token_expired`, with `WWW-Authenticate: token_expired`: the
+    /// client's signal to call `/auth/refresh`.
+    #[error("The access token has expired.")]
+    TokenExpired,
+    /// 401 `unauthenticated`: no access token.
+    #[error("Sign in to continue.")]
+    Unauthenticated,
+    /// 401 `invalid_token`: a malformed or forged access token.
+    #[error("The access token is not valid.")]
+    InvalidToken,
+    /// 401 `refresh_token_reused`: a rotated refresh token came back after
+    /// the grace window; the session has been revoked.
+    #[error("This session was ended because its refresh token was used twice.")]
+    RefreshTokenReused,
+    /// 401 `invalid_refresh_token`: missing, unknown or expired token, or a
+    /// revoked or expired session.
+    #[error("The session is no longer valid. Sign in again.")]
+    InvalidRefreshToken,
+    /// 403 `cross_origin_request`.
+    #[error("Requests from another origin are not allowed.")]
+    CrossOriginRequest,
+    /// 404 `not_found`.
+    #[error("Nothing here.")]
+    NotFound,
+    /// 405 `method_not_allowed`.
+    #[error("This method is not allowed here.")]
+    MethodNotAllowed,
+    /// 500 `internal`: the store failed.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// 500 `internal`: anything else that is our fault.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidEmail(_)
+            | Self::WeakPassword(_)
+            | Self::InvalidPost(_)
+            | Self::InvalidBody => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::InvalidCredentials
+            | Self::TokenExpired
+            | Self::Unauthenticated
+            | Self::InvalidToken
+            | Self::RefreshTokenReused
+            | Self::InvalidRefreshToken => StatusCode::UNAUTHORIZED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::CrossOriginRequest => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidEmail(_) => ErrorCode::InvalidEmail,
+            Self::WeakPassword(_) => ErrorCode::WeakPassword,
+            Self::InvalidPost(_) => ErrorCode::InvalidPost,
+            Self::InvalidBody => ErrorCode::InvalidBody,
+            Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::EmailTaken => ErrorCode::EmailTaken,
+            Self::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::TokenExpired => ErrorCode::TokenExpired,
+            Self::Unauthenticated => ErrorCode::Unauthenticated,
+            Self::InvalidToken => ErrorCode::InvalidToken,
+            Self::RefreshTokenReused => ErrorCode::RefreshTokenReused,
+            Self::InvalidRefreshToken => ErrorCode::InvalidRefreshToken,
+            Self::CrossOriginRequest => ErrorCode::CrossOriginRequest,
+            Self::NotFound => ErrorCode::NotFound,
+            Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Self::Database(_) | Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// Walks the `source()` chain so a log line shows the root cause.
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")?;
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            write!(f, "\n  caused by: {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let message = if status.is_server_error() {
+            tracing::error!(error = ?self, "request failed");
+            "Something went wrong on our side. Try again later.".to_owned()
+        } else {
+            self.to_string()
+        };
+        let mut response = (status, Json(ApiError::new(self.code(), message))).into_response();
+        let headers = response.headers_mut();
+        match self {
+            Self::TokenExpired => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(TOKEN_EXPIRED_CHALLENGE),
+                );
+            }
+            Self::RateLimited { retry_after } => {
+                // Round up: retrying a fraction of a second early would fail.
+                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for Error {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => Self::InvalidBody,
+            // A body that failed to arrive: the client's connection, not us.
+            _ => Self::InvalidBody,
+        }
+    }
+}
+
+/// `axum::Json`, but its rejections are our [`Error`], so a bad body gets the
+/// contract's JSON error instead of axum's plain-text one.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(Error))]
+pub struct AppJson<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for AppJson<T> {
+    fn into_response(self) -> Response {
+        Json(self.0).into_response()
+    }
+}
+
+/// Fallback of `/auth` and `/api`: an unknown route is a JSON 404.
+pub async fn not_found() -> Error {
+    Error::NotFound
+}
+
+/// A known route with the wrong method is a JSON 405.
+pub async fn method_not_allowed() -> Error {
+    Error::MethodNotAllowed
+}

@@ -1,0 +1,388 @@
+//! Every SQL statement of the server, each behind a function named for what
+//! it does. The queries are checked at compile time against the migrations
+//! (offline data in `.sqlx/` at the workspace root).
+//!
+//! Ids are UUIDs stored as blobs; times are `DateTime<Utc>` stored as
+//! RFC 3339 text with a `+00:00` offset, which compares correctly as text.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use app::model::{Post, User};
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqliteConnection, SqlitePool};
+use uuid::Uuid;
+
+use crate::auth::tokens::RefreshTokenHash;
+use crate::error::{Error, Result};
+
+/// Opens the database, creating the file (and its folder) if missing.
+/// WAL lets readers and the one writer work side by side; `busy_timeout`
+/// makes a writer wait for another instead of failing at once.
+pub async fn connect(database_url: &str) -> anyhow::Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(database_url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    if let Some(folder) = options.get_filename().parent()
+        && !folder.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(folder)?;
+    }
+    Ok(SqlitePoolOptions::new().connect_with(options).await?)
+}
+
+/// Brings the schema up to date; run at every start.
+pub async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
+    sqlx::migrate!("./migrations").run(pool).await?;
+    Ok(())
+}
+
+/// A login about to be stored, with the hash of its first refresh token.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    /// The absolute end of the session; rotation never moves it.
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub refresh_token_hash: RefreshTokenHash,
+    pub refresh_expires_at: DateTime<Utc>,
+}
+
+/// What login needs to check a password.
+pub struct StoredCredentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// A refresh token as stored, with the state of its session.
+#[derive(Clone, Debug)]
+pub struct StoredRefreshToken {
+    pub token_hash: Vec<u8>,
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub rotated_at: Option<DateTime<Utc>>,
+    pub session_revoked_at: Option<DateTime<Utc>>,
+    pub session_expires_at: DateTime<Utc>,
+}
+
+/// The session whose token was just rotated, and its user.
+#[derive(Clone, Debug)]
+pub struct RotatedSession {
+    pub session_id: Uuid,
+    pub user: User,
+}
+
+/// Answers once the database does.
+#[tracing::instrument(name = "Ping the database", skip_all)]
+pub async fn ping(pool: &SqlitePool) -> Result<()> {
+    sqlx::query!("select 1 as one").fetch_one(pool).await?;
+    Ok(())
+}
+
+/// Register: the user and their first session, both or neither.
+#[tracing::instrument(name = "Create a user with a first session", skip_all, fields(user_id = %user.id))]
+pub async fn create_user_with_session(
+    pool: &SqlitePool,
+    user: &User,
+    password_hash: &str,
+    session: &NewSession,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "insert into users (id, email, password_hash, created_at) values (?, ?, ?, ?)",
+        user.id,
+        user.email,
+        password_hash,
+        user.created_at,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(|error| match error {
+        // The id is a fresh v4 UUID, so the email is the constraint that fails.
+        sqlx::Error::Database(ref db) if db.is_unique_violation() => Error::EmailTaken,
+        other => Error::Database(other),
+    })?;
+    insert_session(&mut tx, session).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Login: a new session for an existing user.
+#[tracing::instrument(name = "Create a session", skip_all, fields(session_id = %session.id))]
+pub async fn create_session(pool: &SqlitePool, session: &NewSession) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    insert_session(&mut tx, session).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn insert_session(conn: &mut SqliteConnection, session: &NewSession) -> Result<()> {
+    sqlx::query!(
+        "insert into sessions (id, user_id, created_at, last_used_at, expires_at, user_agent)
+         values (?, ?, ?, ?, ?, ?)",
+        session.id,
+        session.user_id,
+        session.created_at,
+        session.created_at,
+        session.expires_at,
+        session.user_agent,
+    )
+    .execute(&mut *conn)
+    .await?;
+    let hash = &session.refresh_token_hash.0[..];
+    sqlx::query!(
+        "insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
+         values (?, ?, ?, ?)",
+        hash,
+        session.id,
+        session.created_at,
+        session.refresh_expires_at,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The user with this (normalised) email and their password hash.
+#[tracing::instrument(name = "Find credentials by email", skip_all)]
+pub async fn find_credentials_by_email(
+    pool: &SqlitePool,
+    email: &str,
+) -> Result<Option<StoredCredentials>> {
+    let row = sqlx::query!(
+        r#"select id as "id: Uuid", email, password_hash, created_at as "created_at: DateTime<Utc>"
+           from users where email = ?"#,
+        email,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|row| StoredCredentials {
+        user: User {
+            id: row.id,
+            email: row.email,
+            created_at: row.created_at,
+        },
+        password_hash: row.password_hash,
+    }))
+}
+
+/// One primary-key read.
+#[tracing::instrument(name = "Find user by id", skip(pool))]
+pub async fn find_user_by_id(pool: &SqlitePool, user_id: Uuid) -> Result<Option<User>> {
+    Ok(sqlx::query_as!(
+        User,
+        r#"select id as "id: Uuid", email, created_at as "created_at: DateTime<Utc>"
+           from users where id = ?"#,
+        user_id,
+    )
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Rotates a refresh token if, and only if, it is the current token of a
+/// live session: one conditional `update ... returning` marks it rotated,
+/// so of many concurrent calls with one token exactly one gets a row back.
+/// The new token is stored in the same transaction and never outlives the
+/// session. `None` means "not rotated", and the caller finds out why.
+#[tracing::instrument(name = "Rotate a refresh token", skip_all)]
+pub async fn rotate_refresh_token(
+    pool: &SqlitePool,
+    old: &RefreshTokenHash,
+    new: &RefreshTokenHash,
+    new_expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<RotatedSession>> {
+    let old_hash = &old.0[..];
+    let new_hash = &new.0[..];
+    // The first statement writes, so the transaction takes SQLite's write
+    // lock at once (as `begin immediate` would) and concurrent rotations
+    // queue on `busy_timeout` instead of failing.
+    let mut tx = pool.begin().await?;
+    let rotated = sqlx::query!(
+        r#"update refresh_tokens set rotated_at = ?
+           where token_hash = ?
+             and rotated_at is null
+             and expires_at > ?
+             and exists (
+                 select 1 from sessions
+                 where sessions.id = refresh_tokens.session_id
+                   and sessions.revoked_at is null
+                   and sessions.expires_at > ?
+             )
+           returning token_hash, session_id as "session_id: Uuid""#,
+        now,
+        old_hash,
+        now,
+        now,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(rotated) = rotated.filter(|row| old.matches(&row.token_hash)) else {
+        return Ok(None);
+    };
+    sqlx::query!(
+        "insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
+         select ?, id, ?, min(?, expires_at) from sessions where id = ?",
+        new_hash,
+        now,
+        new_expires_at,
+        rotated.session_id,
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "update sessions set last_used_at = ? where id = ?",
+        now,
+        rotated.session_id,
+    )
+    .execute(&mut *tx)
+    .await?;
+    let user = sqlx::query_as!(
+        User,
+        r#"select users.id as "id: Uuid", users.email, users.created_at as "created_at: DateTime<Utc>"
+           from users join sessions on sessions.user_id = users.id
+           where sessions.id = ?"#,
+        rotated.session_id,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(RotatedSession {
+        session_id: rotated.session_id,
+        user,
+    }))
+}
+
+/// A refresh token and its session, whatever their state.
+#[tracing::instrument(name = "Find a refresh token", skip_all)]
+pub async fn find_refresh_token(
+    pool: &SqlitePool,
+    hash: &RefreshTokenHash,
+) -> Result<Option<StoredRefreshToken>> {
+    let hash_bytes = &hash.0[..];
+    let row = sqlx::query_as!(
+        StoredRefreshToken,
+        r#"select t.token_hash,
+                  t.session_id as "session_id: Uuid",
+                  s.user_id as "user_id!: Uuid",
+                  t.expires_at as "expires_at: DateTime<Utc>",
+                  t.rotated_at as "rotated_at?: DateTime<Utc>",
+                  s.revoked_at as "session_revoked_at?: DateTime<Utc>",
+                  s.expires_at as "session_expires_at!: DateTime<Utc>"
+           from refresh_tokens t join sessions s on s.id = t.session_id
+           where t.token_hash = ?"#,
+        hash_bytes,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.filter(|row| hash.matches(&row.token_hash)))
+}
+
+/// Notes that a session was just used (the grace answer of a refresh).
+#[tracing::instrument(name = "Touch a session", skip(pool, now))]
+pub async fn touch_session(pool: &SqlitePool, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+    sqlx::query!(
+        "update sessions set last_used_at = ? where id = ?",
+        now,
+        session_id
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Revokes a session, and so every refresh token of it. The first
+/// revocation time is kept: revoking again changes nothing.
+#[tracing::instrument(name = "Revoke a session", skip(pool, now))]
+pub async fn revoke_session(pool: &SqlitePool, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+    sqlx::query!(
+        "update sessions set revoked_at = ? where id = ? and revoked_at is null",
+        now,
+        session_id
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Deletes what can no longer be used: expired refresh tokens, and revoked
+/// or expired sessions with all their tokens. Rotated tokens stay until they
+/// expire, so that their reuse is still recognised. Returns the numbers of
+/// tokens and sessions deleted.
+#[tracing::instrument(name = "Delete expired sessions and tokens", skip_all)]
+pub async fn delete_expired_sessions_and_tokens(
+    pool: &SqlitePool,
+    now: DateTime<Utc>,
+) -> Result<(u64, u64)> {
+    let mut tx = pool.begin().await?;
+    let tokens = sqlx::query!("delete from refresh_tokens where expires_at <= ?", now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    let sessions = sqlx::query!(
+        "delete from sessions where revoked_at is not null or expires_at <= ?",
+        now
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok((tokens, sessions))
+}
+
+/// Counts a session's refresh tokens that can still be rotated; for tests
+/// and diagnostics.
+#[tracing::instrument(name = "Count live refresh tokens", skip(pool, now))]
+pub async fn count_live_refresh_tokens(
+    pool: &SqlitePool,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let row = sqlx::query!(
+        r#"select count(*) as "count!: i64" from refresh_tokens t join sessions s on s.id = t.session_id
+           where t.session_id = ? and t.rotated_at is null and t.expires_at > ?
+             and s.revoked_at is null and s.expires_at > ?"#,
+        session_id,
+        now,
+        now,
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(row.count)
+}
+
+/// Stores a new post of a user.
+#[tracing::instrument(name = "Insert a post", skip(pool, post), fields(post_id = %post.id))]
+pub async fn insert_post(pool: &SqlitePool, user_id: Uuid, post: &Post) -> Result<()> {
+    sqlx::query!(
+        "insert into posts (id, user_id, title, body, created_at) values (?, ?, ?, ?, ?)",
+        post.id,
+        user_id,
+        post.title,
+        post.body,
+        post.created_at,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A user's own posts, newest first.
+#[tracing::instrument(name = "List a user's posts", skip(pool))]
+pub async fn list_posts_of_user(pool: &SqlitePool, user_id: Uuid) -> Result<Vec<Post>> {
+    Ok(sqlx::query_as!(
+        Post,
+        r#"select id as "id: Uuid", title, body, created_at as "created_at: DateTime<Utc>"
+           from posts where user_id = ? order by created_at desc, rowid desc"#,
+        user_id,
+    )
+    .fetch_all(pool)
+    .await?)
+}

@@ -1,0 +1,116 @@
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{Cookies, PASSWORD, assert_error, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn logging_in_answers_200_with_the_user_and_both_cookies() {
+    // Arrange
+    let app = spawn_app().await;
+    app.register("ada@example.com", PASSWORD).await;
+
+    // Act
+    let started = Instant::now();
+    let response = app.login("ada@example.com", PASSWORD).await;
+    println!("one login took {:?}", started.elapsed());
+
+    // Assert
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let cookies = Cookies::from(&response);
+    assert!(!cookies.access().value.is_empty());
+    assert!(!cookies.refresh().value.is_empty());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["email"], "ada@example.com");
+}
+
+#[tokio::test]
+async fn each_login_starts_a_new_session() {
+    let app = spawn_app().await;
+    app.register("ada@example.com", PASSWORD).await;
+
+    app.login("ada@example.com", PASSWORD).await;
+    app.login("ada@example.com", PASSWORD).await;
+
+    let sessions: i64 = sqlx::query_scalar("select count(*) from sessions")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 3, "register and two logins");
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_get_the_same_answer_in_about_the_same_time() {
+    // Arrange
+    let app = spawn_app().await;
+    app.register("ada@example.com", PASSWORD).await;
+
+    // Act
+    let mut wrong_password = Duration::ZERO;
+    let mut unknown_email = Duration::ZERO;
+    let mut bodies = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let response = app.login("ada@example.com", "not the password").await;
+        wrong_password += started.elapsed();
+        bodies.push(assert_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await);
+
+        let started = Instant::now();
+        let response = app.login("nobody@example.com", "not the password").await;
+        unknown_email += started.elapsed();
+        bodies.push(assert_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await);
+    }
+
+    // Assert
+    println!("wrong password: {wrong_password:?}, unknown email: {unknown_email:?} (3 each)");
+    assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]));
+    let (slow, fast) = if wrong_password > unknown_email {
+        (wrong_password, unknown_email)
+    } else {
+        (unknown_email, wrong_password)
+    };
+    assert!(
+        slow < fast * 3,
+        "both paths hash: {wrong_password:?} vs {unknown_email:?}"
+    );
+}
+
+#[tokio::test]
+async fn too_many_failures_are_rate_limited_with_retry_after() {
+    // Arrange
+    let app = spawn_app_with(&[
+        ("LOGIN_MAX_FAILURES", "3"),
+        ("LOGIN_FAILURE_WINDOW_SECS", "60"),
+    ])
+    .await;
+    app.register("ada@example.com", PASSWORD).await;
+    for _ in 0..3 {
+        let response = app.login("ada@example.com", "not the password").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    // Act: even the right password is refused now.
+    let response = app.login("ada@example.com", PASSWORD).await;
+
+    // Assert
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn failures_for_unknown_accounts_are_throttled_per_address_too() {
+    let app = spawn_app_with(&[("LOGIN_MAX_FAILURES", "2")]).await;
+    app.login("a@example.com", "whatever password").await;
+    app.login("b@example.com", "whatever password").await;
+
+    let response = app.login("c@example.com", "whatever password").await;
+
+    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
