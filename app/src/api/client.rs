@@ -126,6 +126,14 @@ impl ApiClient {
         );
     }
 
+    /// `GET /auth/me`: who the server says is signed in, right now.
+    pub async fn me(self) -> Result<User, ClientError> {
+        let response = self.send(ApiRequest::get("/auth/me")).await?;
+        let user = decode::<UserResponse>(&response)?.user;
+        self.auth.apply(AuthEvent::Confirmed(user.clone()));
+        Ok(user)
+    }
+
     /// `POST /auth/register`; signs this tab and the others in.
     pub async fn register(self, credentials: Credentials) -> Result<User, ClientError> {
         self.sign_in(ApiRequest::post_json("/auth/register", &credentials))

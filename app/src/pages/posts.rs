@@ -13,10 +13,21 @@ use crate::model::NewPost;
 #[component]
 pub fn PostsPage() -> impl IntoView {
     let api = use_api();
-    let publish = Action::new_local(move |post: &NewPost| api.create_post(post.clone()));
-    // Reloads after each publish, so the list is the server's truth.
+    // Reloads after each post published, so the list is the server's truth.
+    // Not after a failure: a session that just ended has nothing to list.
+    let published = Trigger::new();
+    let publish = Action::new_local(move |post: &NewPost| {
+        let post = post.clone();
+        async move {
+            let answer = api.create_post(post).await;
+            if answer.is_ok() {
+                published.notify();
+            }
+            answer
+        }
+    });
     let posts = LocalResource::new(move || {
-        publish.version().get();
+        published.track();
         api.posts()
     });
 
