@@ -89,9 +89,17 @@ mod tests {
         let (tokens, sessions) = run_once(&pool).await.unwrap();
 
         // Assert
-        assert_eq!((tokens, sessions), (1, 2), "the expired token, then both dead sessions");
+        assert_eq!(
+            (tokens, sessions),
+            (1, 2),
+            "the expired token, then both dead sessions"
+        );
         assert_eq!(count(&pool, "sessions").await, 1);
-        assert_eq!(count(&pool, "refresh_tokens").await, 1, "the revoked session's token went with it");
+        assert_eq!(
+            count(&pool, "refresh_tokens").await,
+            1,
+            "the revoked session's token went with it"
+        );
         let remaining = store::find_refresh_token(&pool, &live.refresh_token_hash)
             .await
             .unwrap();

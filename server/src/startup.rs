@@ -45,7 +45,7 @@ impl Application {
     /// Opens (or creates) the data folder, the signing key and the database,
     /// and binds `settings.site_addr` (port 0 picks a free port).
     pub async fn build(settings: Settings, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&settings.data_dir)?;
+        create_private_dir(&settings.data_dir)?;
         let secret = match &settings.jwt_secret {
             Some(secret) => secret.clone(),
             None => auth::keys::load_or_create(&settings.key_file())?,
@@ -179,6 +179,19 @@ fn provide_server_auth() {
     {
         provide_context(auth);
     }
+}
+
+/// Creates the data folder, if missing, readable by its owner only: it holds
+/// the signing key and the password hashes. An existing folder is left as is.
+fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
 }
 
 async fn shutdown_signal() {

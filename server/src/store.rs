@@ -201,10 +201,10 @@ pub async fn rotate_refresh_token(
 ) -> Result<Option<RotatedSession>> {
     let old_hash = &old.0[..];
     let new_hash = &new.0[..];
-    // The first statement writes, so the transaction takes SQLite's write
-    // lock at once (as `begin immediate` would) and concurrent rotations
-    // queue on `busy_timeout` instead of failing.
-    let mut tx = pool.begin().await?;
+    // `begin immediate` takes SQLite's write lock before anything is read,
+    // so concurrent rotations queue on `busy_timeout`, one at a time, and
+    // each sees the one before it.
+    let mut tx = pool.begin_with("begin immediate").await?;
     let rotated = sqlx::query!(
         r#"update refresh_tokens set rotated_at = ?
            where token_hash = ?

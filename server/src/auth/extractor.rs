@@ -2,10 +2,12 @@
 //! expiry, no database), for the API; and the auth state a page is rendered
 //! with, for server-side rendering.
 
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use app::auth::{AuthState, ServerAuth};
-use axum::extract::{FromRef, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
@@ -48,6 +50,24 @@ where
             user_id: claims.sub,
             session_id: claims.sid,
         })
+    }
+}
+
+/// The TCP peer's address, when the server runs with connect info (it
+/// always does; a router driven in-process has none). Never rejects.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerAddress {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip()),
+        ))
     }
 }
 

@@ -1,12 +1,10 @@
 //! `/auth`: register, login, me, refresh and logout, as `CONTRACT.md` says.
 //! Handlers parse, call the session flows and set cookies; nothing else.
 
-use std::net::SocketAddr;
-
 use app::domain::{Email, Password};
 use app::model::{Credentials, UserResponse};
 use axum::Router;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,7 +13,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use crate::auth::cookies::presented_refresh_token;
-use crate::auth::extractor::AuthUser;
+use crate::auth::extractor::{AuthUser, PeerAddress};
 use crate::auth::sessions::RefreshOutcome;
 use crate::auth::throttle::ThrottleKey;
 use crate::error::{AppJson, Error, Result};
@@ -61,7 +59,7 @@ async fn register(
 
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    PeerAddress(peer): PeerAddress,
     headers: HeaderMap,
     jar: CookieJar,
     AppJson(credentials): AppJson<Credentials>,
@@ -71,7 +69,8 @@ async fn login(
         || credentials.email.trim().to_lowercase(),
         ToString::to_string,
     ));
-    let keys = [ThrottleKey::Address(peer.ip()), account.clone()];
+    let mut keys = vec![account.clone()];
+    keys.extend(peer.map(ThrottleKey::Address));
     state
         .throttle
         .check(&keys)

@@ -239,6 +239,10 @@ async fn a_wrong_method_is_a_json_405() {
             .send()
             .await
             .unwrap();
+        assert!(
+            response.headers().contains_key("allow"),
+            "{path}: 405 names the allowed methods"
+        );
         assert_error(
             response,
             StatusCode::METHOD_NOT_ALLOWED,
