@@ -1,27 +1,65 @@
-//! Server-side rendering is seeded with who is signed in.
+//! Server-side rendering is seeded with who is signed in: the page carries
+//! the `AuthState` it was rendered with (serialised for hydration).
+
+use std::time::Duration;
 
 use reqwest::StatusCode;
+use reqwest::header::COOKIE;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{PASSWORD, spawn_app, spawn_app_with};
+
+async fn render_home(app: &crate::helpers::TestApp, access_token: Option<&str>) -> String {
+    let mut request = reqwest::Client::new().get(app.url("/"));
+    if let Some(token) = access_token {
+        request = request.header(COOKIE, format!("access_token={token}"));
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().await.unwrap()
+}
 
 #[tokio::test]
-async fn a_page_rendered_for_a_signed_in_user_knows_the_user() {
+async fn a_page_rendered_with_a_valid_access_cookie_is_signed_in_as_its_user() {
     // Arrange
     let app = spawn_app().await;
     let email = "pages@example.com";
-    app.register(email, crate::helpers::PASSWORD).await;
+    let response = app.register(email, PASSWORD).await;
+    let access = crate::helpers::Cookies::from(&response)
+        .access()
+        .value
+        .clone();
 
     // Act
-    let signed_in = app.get("/").await;
-    let signed_out = reqwest::Client::new()
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap();
+    let html = render_home(&app, Some(&access)).await;
 
     // Assert
-    assert_eq!(signed_in.status(), StatusCode::OK);
-    assert!(signed_in.text().await.unwrap().contains(email));
-    assert_eq!(signed_out.status(), StatusCode::OK);
-    assert!(!signed_out.text().await.unwrap().contains(email));
+    assert!(html.contains("SignedIn") && html.contains(email));
+}
+
+#[tokio::test]
+async fn a_page_rendered_without_or_with_a_bad_access_cookie_is_signed_out() {
+    let app = spawn_app().await;
+
+    for token in [None, Some("not.a.token")] {
+        let html = render_home(&app, token).await;
+
+        assert!(
+            html.contains("SignedOut") && !html.contains("SignedIn"),
+            "{token:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_page_rendered_with_an_expired_access_cookie_is_checking() {
+    // Arrange
+    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SECS", "1"), ("TOKEN_LEEWAY_SECS", "0")]).await;
+    let access = app.signed_in_user().await.access().value.clone();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    // Act
+    let html = render_home(&app, Some(&access)).await;
+
+    // Assert
+    assert!(html.contains("Checking") && !html.contains("SignedOut") && !html.contains("SignedIn"));
 }
