@@ -11,7 +11,7 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{ProtectedRoute, Route, Router, Routes},
     hooks::use_location,
 };
@@ -47,7 +47,10 @@ pub fn App() -> impl IntoView {
     api::provide_api_client(auth);
 
     // Protected pages wait while the session is being checked (`None`) and
-    // send a signed-out person to log in, with a way back here.
+    // send a signed-out person to log in, with a way back here. Async
+    // rendering finishes the page before the response starts, so the first
+    // HTML holds the page itself (not a placeholder for a script to swap in),
+    // and a redirect can still set the status and `Location`.
     let may_enter = move || auth.may_enter();
     let login_and_return = || {
         let location = use_location();
@@ -76,6 +79,7 @@ pub fn App() -> impl IntoView {
                         condition=may_enter
                         redirect_path=login_and_return
                         fallback=CheckingSession
+                        ssr=SsrMode::Async
                     />
                     <ProtectedRoute
                         path=StaticSegment("account")
@@ -83,6 +87,7 @@ pub fn App() -> impl IntoView {
                         condition=may_enter
                         redirect_path=login_and_return
                         fallback=CheckingSession
+                        ssr=SsrMode::Async
                     />
                 </Routes>
             </main>
