@@ -68,12 +68,14 @@ impl fmt::Debug for Secret {
 /// Why the settings could not be read. Each message names the variable.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A value that does not parse or is out of range.
     #[error("{name} must be {expected}, but it is {value:?}")]
     Invalid {
         name: &'static str,
         expected: &'static str,
         value: String,
     },
+    /// A configured key too short to be safe; the server refuses to start.
     #[error(
         "{name} is too weak: an HMAC key needs at least {min} bytes and this one has {len}. \
          Use a long random value, or unset it and the server keeps its own key in the data folder"

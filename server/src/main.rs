@@ -7,7 +7,14 @@ use leptos::config::get_configuration;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // Settings first: they load `.env`, which may set RUST_LOG.
-    let settings = server::config::Settings::from_env()?;
+    let settings = match server::config::Settings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            // A plain sentence naming the variable; no backtrace to wade through.
+            eprintln!("configuration error: {error}");
+            std::process::exit(2);
+        }
+    };
     server::telemetry::init();
     // cargo-leptos passes the site settings through LEPTOS_* variables.
     let leptos_options = get_configuration(None)?.leptos_options;

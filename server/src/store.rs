@@ -386,3 +386,208 @@ pub async fn list_posts_of_user(pool: &SqlitePool, user_id: Uuid) -> Result<Vec<
     .fetch_all(pool)
     .await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::auth::tokens::RefreshToken;
+
+    /// A fresh, migrated database file; the folder lives as long as the pool.
+    async fn test_pool() -> (SqlitePool, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let pool = connect(&url).await.unwrap();
+        migrate(&pool).await.unwrap();
+        (pool, dir)
+    }
+
+    async fn user_with_session(pool: &SqlitePool, lifetime: Duration) -> (User, NewSession) {
+        let now = Utc::now();
+        let user = User {
+            id: Uuid::new_v4(),
+            email: format!("{}@example.com", Uuid::new_v4()),
+            created_at: now,
+        };
+        let session = NewSession {
+            id: Uuid::new_v4(),
+            user_id: user.id,
+            created_at: now,
+            expires_at: now + lifetime,
+            user_agent: Some("test".into()),
+            refresh_token_hash: RefreshToken::generate().unwrap().hash(),
+            refresh_expires_at: now + lifetime,
+        };
+        create_user_with_session(pool, &user, "hash", &session)
+            .await
+            .unwrap();
+        (user, session)
+    }
+
+    #[tokio::test]
+    async fn of_fifty_concurrent_rotations_of_one_token_exactly_one_succeeds() {
+        // Arrange
+        let (pool, _dir) = test_pool().await;
+        let (_, session) = user_with_session(&pool, Duration::days(1)).await;
+
+        // Act
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let pool = pool.clone();
+            let old = session.refresh_token_hash;
+            tasks.spawn(async move {
+                let new = RefreshToken::generate().unwrap().hash();
+                let now = Utc::now();
+                rotate_refresh_token(&pool, &old, &new, now + Duration::days(1), now)
+                    .await
+                    .unwrap()
+            });
+        }
+        let results = tasks.join_all().await;
+
+        // Assert
+        assert_eq!(results.iter().filter(|r| r.is_some()).count(), 1);
+        let live = count_live_refresh_tokens(&pool, session.id, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(live, 1);
+    }
+
+    #[tokio::test]
+    async fn a_rotated_token_never_outlives_its_session() {
+        let (pool, _dir) = test_pool().await;
+        let (_, session) = user_with_session(&pool, Duration::hours(1)).await;
+        let new = RefreshToken::generate().unwrap().hash();
+        let now = Utc::now();
+
+        rotate_refresh_token(
+            &pool,
+            &session.refresh_token_hash,
+            &new,
+            now + Duration::days(30),
+            now,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+
+        let stored = find_refresh_token(&pool, &new).await.unwrap().unwrap();
+        assert_eq!(stored.expires_at, session.expires_at);
+        assert_eq!(stored.session_expires_at, session.expires_at);
+    }
+
+    #[tokio::test]
+    async fn revoking_a_session_leaves_rotation_times_alone() {
+        // Arrange
+        let (pool, _dir) = test_pool().await;
+        let (_, session) = user_with_session(&pool, Duration::days(1)).await;
+        let rotated_at = Utc::now();
+        let new = RefreshToken::generate().unwrap().hash();
+        rotate_refresh_token(
+            &pool,
+            &session.refresh_token_hash,
+            &new,
+            rotated_at + Duration::days(1),
+            rotated_at,
+        )
+        .await
+        .unwrap();
+
+        // Act
+        revoke_session(&pool, session.id, rotated_at + Duration::seconds(5))
+            .await
+            .unwrap();
+        revoke_session(&pool, session.id, rotated_at + Duration::seconds(9))
+            .await
+            .unwrap();
+
+        // Assert
+        let old = find_refresh_token(&pool, &session.refresh_token_hash)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(old.rotated_at, Some(rotated_at));
+        assert_eq!(
+            old.session_revoked_at,
+            Some(rotated_at + Duration::seconds(5))
+        );
+        let rotate_again = rotate_refresh_token(
+            &pool,
+            &new,
+            &RefreshToken::generate().unwrap().hash(),
+            Utc::now() + Duration::days(1),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        assert!(
+            rotate_again.is_none(),
+            "a revoked session's current token no longer rotates"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_account_with_the_same_email_is_email_taken_and_writes_nothing() {
+        let (pool, _dir) = test_pool().await;
+        let (user, _) = user_with_session(&pool, Duration::days(1)).await;
+        let twin = User {
+            id: Uuid::new_v4(),
+            ..user.clone()
+        };
+        let session = NewSession {
+            id: Uuid::new_v4(),
+            user_id: twin.id,
+            created_at: Utc::now(),
+            expires_at: Utc::now() + Duration::days(1),
+            user_agent: None,
+            refresh_token_hash: RefreshToken::generate().unwrap().hash(),
+            refresh_expires_at: Utc::now() + Duration::days(1),
+        };
+
+        let result = create_user_with_session(&pool, &twin, "hash", &session).await;
+
+        assert!(matches!(result, Err(Error::EmailTaken)));
+        assert!(find_user_by_id(&pool, twin.id).await.unwrap().is_none());
+        assert!(
+            find_refresh_token(&pool, &session.refresh_token_hash)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn posts_are_listed_newest_first_and_only_for_their_owner() {
+        let (pool, _dir) = test_pool().await;
+        let (ada, _) = user_with_session(&pool, Duration::days(1)).await;
+        let (grace, _) = user_with_session(&pool, Duration::days(1)).await;
+        let base = chrono::Timelike::with_nanosecond(&Utc::now(), 0).unwrap();
+        for (i, title) in ["one", "two", "three"].into_iter().enumerate() {
+            let post = Post {
+                id: Uuid::new_v4(),
+                title: title.into(),
+                body: String::new(),
+                // :00, :00.500, :01 — with and without fractions, which must
+                // still sort correctly as text.
+                created_at: base + Duration::milliseconds(500 * i64::try_from(i).unwrap()),
+            };
+            insert_post(&pool, ada.id, &post).await.unwrap();
+        }
+
+        let titles: Vec<_> = list_posts_of_user(&pool, ada.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.title)
+            .collect();
+
+        assert_eq!(titles, ["three", "two", "one"]);
+        assert!(
+            list_posts_of_user(&pool, grace.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

@@ -2,10 +2,17 @@
 //! carry them, the extractor that checks them, and the session flows
 //! (start, refresh, end) built from those parts.
 
+/// The two auth cookies and their attributes.
 pub mod cookies;
+/// Who is asking: `AuthUser` for the API, `seed_server_auth` for pages.
 pub mod extractor;
+/// The signing key generated in the data folder when none is configured.
 pub mod keys;
+/// argon2id hashing off the async threads, with a dummy hash for timing.
 pub mod password;
+/// Start, refresh (rotation, grace, reuse detection) and end of sessions.
 pub mod sessions;
+/// Failed-login counting per address and per account.
 pub mod throttle;
+/// JWT access tokens and opaque refresh tokens.
 pub mod tokens;
