@@ -234,7 +234,11 @@ impl Report {
         }
         match &self.wasm_opt {
             Some(version) => {
-                println!("wasm-opt (run by cargo-leptos on release builds): {version}.")
+                println!(
+                    "wasm-opt: {version}, run by cargo-leptos on release builds with \
+                 `-Oz --enable-bulk-memory --enable-nontrapping-float-to-int`; cargo-leptos \
+                 also minifies the JS."
+                )
             }
             None => println!("wasm-opt: not reported (pass --wasm-opt)."),
         }

@@ -19,12 +19,20 @@ pub struct Asset {
     pub brotli: usize,
 }
 
-/// Measures `<pkg>/<name>_bg.wasm`, `<name>.js` and `<name>.css`; a missing
+/// Measures `<pkg>/<name>.wasm`, `<name>.js` and `<name>.css`; a missing
 /// CSS file is left out, a missing WASM or JS file is an error.
 pub fn measure(pkg_dir: &Path, output_name: &str) -> Result<Vec<Asset>> {
+    // cargo-leptos 0.3 renames wasm-bindgen's `<name>_bg.wasm` to `<name>.wasm`.
+    let wasm = [
+        format!("{output_name}.wasm"),
+        format!("{output_name}_bg.wasm"),
+    ]
+    .into_iter()
+    .find(|file| pkg_dir.join(file).is_file())
+    .unwrap_or_else(|| format!("{output_name}.wasm"));
     let mut assets = Vec::new();
     for (file, required) in [
-        (format!("{output_name}_bg.wasm"), true),
+        (wasm, true),
         (format!("{output_name}.js"), true),
         (format!("{output_name}.css"), false),
     ] {
