@@ -195,6 +195,18 @@ impl<T: serde::Serialize> IntoResponse for AppJson<T> {
     }
 }
 
+/// Turns a panic in a handler into the contract's `500 internal` instead of a
+/// dropped connection (used with tower-http's `CatchPanicLayer`). The panic
+/// is logged with its message; the client learns nothing of it.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    Error::Internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
+}
+
 /// Fallback of `/auth` and `/api`: an unknown route is a JSON 404.
 pub async fn not_found() -> Error {
     Error::NotFound
@@ -203,4 +215,68 @@ pub async fn not_found() -> Error {
 /// A known route with the wrong method is a JSON 405.
 pub async fn method_not_allowed() -> Error {
     Error::MethodNotAllowed
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+    use tower_http::catch_panic::CatchPanicLayer;
+
+    use super::*;
+
+    async fn body_json(response: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    async fn boom() -> &'static str {
+        panic!("secret detail")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_internal_without_details() {
+        // Arrange
+        let app = Router::new()
+            .route("/", get(boom))
+            .layer(CatchPanicLayer::custom(panic_response));
+
+        // Act
+        let response = app
+            .oneshot(http::Request::new(Body::empty()))
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = body_json(response).await;
+        assert_eq!(body["error"], "internal");
+        assert!(!body.to_string().contains("secret detail"));
+    }
+
+    #[tokio::test]
+    async fn a_store_error_is_500_internal_and_hides_its_cause() {
+        let response = Error::Database(sqlx::Error::RowNotFound).into_response();
+
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = body_json(response).await;
+        assert_eq!(body["error"], "internal");
+        assert!(!body.to_string().to_lowercase().contains("row"));
+    }
+
+    #[test]
+    fn the_debug_form_walks_the_cause_chain() {
+        let error = Error::Internal(anyhow::anyhow!("root cause").context("outer"));
+
+        let debug = format!("{error:?}");
+
+        assert!(
+            debug.contains("outer") && debug.contains("caused by: root cause"),
+            "{debug}"
+        );
+    }
 }

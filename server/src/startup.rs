@@ -18,6 +18,7 @@ use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -28,7 +29,7 @@ use crate::auth::sessions::Sessions;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::TokenService;
 use crate::config::Settings;
-use crate::error::{method_not_allowed, not_found};
+use crate::error::{method_not_allowed, not_found, panic_response};
 use crate::middleware::{BODY_LIMIT_BYTES, reject_cross_origin, reject_oversized_body};
 use crate::state::AppState;
 use crate::{auth, cleanup, routes, store};
@@ -138,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health::router())
         .merge(pages)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(CatchPanicLayer::custom(panic_response))
         // One line per request: method, path, status and latency. Never the
         // query, headers or body, where tokens and passwords travel.
         .layer(
