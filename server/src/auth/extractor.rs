@@ -87,11 +87,18 @@ pub async fn seed_server_auth(
 }
 
 /// `SignedIn` for a valid access cookie of an existing user (one read);
-/// `Checking` when it has expired but its signature is good, so the browser
-/// refreshes before deciding; `SignedOut` when it is absent or invalid.
+/// `SignedOut` for a valid cookie whose user is gone; otherwise `Checking`,
+/// so that the browser refreshes before deciding.
+///
+/// A missing or unreadable cookie is `Checking` too, not `SignedOut`: the
+/// access cookie's `Max-Age` is the token's lifetime, so a browser drops it
+/// the moment the token expires, and the refresh cookie (sent only to
+/// `/auth`) never reaches a page request. Someone who comes back after a
+/// pause looks exactly like a stranger here; only the browser's refresh can
+/// tell them apart, and until it has, the page must not show them signed out.
 async fn page_auth_state(state: &AppState, jar: &CookieJar) -> AuthState {
     let Some(token) = presented_access_token(jar) else {
-        return AuthState::SignedOut;
+        return AuthState::Checking;
     };
     match state.tokens.verify_access_token(token) {
         Ok(claims) => match store::find_user_by_id(&state.pool, claims.sub).await {
@@ -102,7 +109,6 @@ async fn page_auth_state(state: &AppState, jar: &CookieJar) -> AuthState {
                 AuthState::Checking
             }
         },
-        Err(AccessTokenError::Expired) => AuthState::Checking,
-        Err(AccessTokenError::Invalid) => AuthState::SignedOut,
+        Err(AccessTokenError::Expired | AccessTokenError::Invalid) => AuthState::Checking,
     }
 }
