@@ -176,6 +176,8 @@ pub struct Outcome {
     /// CPU time over the window as a share of one core (1.0 = one core busy).
     pub server_cpu: f64,
     pub client_cpu: f64,
+    /// CPU time every other process on the machine took meanwhile, in cores.
+    pub others_cpu: f64,
     /// The largest resident set seen while the scenario ran, in KiB.
     pub server_peak_rss_kib: u64,
 }
@@ -230,9 +232,12 @@ pub async fn run(
     sleep_until(times.start.into()).await;
     let server_before = Cpu::of(server_pid);
     let client_before = Cpu::of_self();
+    let machine_before = proc::machine_busy();
     sleep_until(times.end.into()).await;
     let server_cpu = Cpu::of(server_pid).share_since(server_before, window);
     let client_cpu = Cpu::of_self().share_since(client_before, window);
+    let machine_cpu = proc::machine_busy().share_since(machine_before, window);
+    let others_cpu = (machine_cpu - server_cpu - client_cpu).max(0.0);
 
     let mut stats = Vec::with_capacity(conns.len());
     for conn in conns {
@@ -255,6 +260,7 @@ pub async fn run(
         probe,
         server_cpu,
         client_cpu,
+        others_cpu,
         server_peak_rss_kib: peak_rss.load(Ordering::Relaxed),
     }
 }

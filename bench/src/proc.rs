@@ -68,6 +68,41 @@ impl Cpu {
     }
 }
 
+/// CPU time of the calling thread, to the nanosecond.
+pub fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec and the clock id is a
+    // constant every Linux supports.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    if status != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// Busy time of every CPU together (`/proc/stat`), in clock ticks: to tell
+/// how much of the machine other processes took during a window.
+pub fn machine_busy() -> Cpu {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let busy = stat.lines().next().and_then(|line| {
+        let fields: Vec<u64> = line
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .map(|f| f.parse().ok())
+            .collect::<Option<_>>()?;
+        // user nice system idle iowait irq softirq steal: all but idle and iowait.
+        let at = |i: usize| fields.get(i).copied().unwrap_or(0);
+        Some(at(0) + at(1) + at(2) + at(5) + at(6) + at(7))
+    });
+    Cpu(busy)
+}
+
 fn cpu_ticks(path: &str) -> Option<u64> {
     let stat = std::fs::read_to_string(path).ok()?;
     // The command name may hold spaces; the fields after it are fixed:

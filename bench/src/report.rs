@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use crate::Args;
 use crate::load::Outcome;
 use crate::proc;
 use crate::sizes::Asset;
+use crate::{Args, HashTime};
 
 /// The issue's targets.
 const EXPIRED_MIN_RATIO: f64 = 0.90;
@@ -39,13 +39,14 @@ pub struct Report {
     warmup: Duration,
     duration: Duration,
     wasm_opt: Option<String>,
+    server_env: Vec<(String, String)>,
     pub server_cpus: String,
     pub client_cpus: String,
     pub assets: Vec<Asset>,
     pub wasm_profile: Option<String>,
     pub outcomes: Vec<Outcome>,
     pub login: Option<Outcome>,
-    pub hash_time: Duration,
+    pub hash_time: HashTime,
     pub page: Option<Page>,
     pub server_idle_rss_kib: u64,
     pub server_hwm_kib: u64,
@@ -59,6 +60,7 @@ impl Report {
             warmup: args.warmup,
             duration: args.duration,
             wasm_opt: args.wasm_opt.clone(),
+            server_env: args.server_env.clone(),
             ..Self::default()
         }
     }
@@ -79,16 +81,30 @@ impl Report {
             .max_by(|a, b| a.summary.per_sec.total_cmp(&b.summary.per_sec))
     }
 
+    /// The ceiling route that costs the server least CPU per request.
+    fn ceiling_per_cpu(&self) -> f64 {
+        self.outcomes
+            .iter()
+            .filter(|o| o.name.contains("(ceiling)"))
+            .map(per_cpu)
+            .fold(f64::NAN, f64::max)
+    }
+
     fn server_cores(&self) -> usize {
         proc::count_cpus(&self.server_cpus).max(1)
     }
 
+    /// Logins per second of server CPU the hashing alone allows: 1 ÷ one hash.
+    fn login_ceiling_per_cpu(&self) -> f64 {
+        self.login_ceiling() / self.server_cores() as f64
+    }
+
     /// Logins per second the hashing alone allows: cores ÷ one hash.
     fn login_ceiling(&self) -> f64 {
-        if self.hash_time.is_zero() {
+        if self.hash_time.cpu.is_zero() {
             return f64::NAN;
         }
-        self.server_cores() as f64 / self.hash_time.as_secs_f64()
+        self.server_cores() as f64 / self.hash_time.cpu.as_secs_f64()
     }
 
     fn find(&self, prefix: &str) -> Option<&Outcome> {
@@ -120,6 +136,9 @@ impl Report {
                 "- Whole run (after builds): {:.0} s",
                 self.wall.as_secs_f64()
             );
+            for (key, value) in &self.server_env {
+                println!("- Extra server setting: `{key}={value}`");
+            }
         }
 
         if !self.outcomes.is_empty() {
@@ -134,18 +153,32 @@ impl Report {
 
     fn print_load(&self) {
         let ceiling = self.ceiling().map_or(f64::NAN, |c| c.summary.per_sec);
+        let ceiling_per_cpu = self.ceiling_per_cpu();
         println!("\n## Load\n");
         println!(
-            "| scenario | conns | req/s | ratio to ceiling | p50 ms | p99 ms | max ms | errors | server CPU | client CPU | server peak RSS MiB |"
+            "| scenario | conns | req/s | ratio to ceiling | req per server CPU-s | ratio per CPU-s | p50 ms | p99 ms | max ms | errors | server CPU | load gen CPU | other processes CPU | server peak RSS MiB |"
         );
-        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for outcome in &self.outcomes {
-            row(outcome, outcome.summary.per_sec / ceiling);
+            row(
+                outcome,
+                outcome.summary.per_sec / ceiling,
+                per_cpu(outcome) / ceiling_per_cpu,
+            );
         }
         if let Some(login) = &self.login {
-            row(login, login.summary.per_sec / self.login_ceiling());
+            row(
+                login,
+                login.summary.per_sec / self.login_ceiling(),
+                per_cpu(login) / self.login_ceiling_per_cpu(),
+            );
         }
         println!();
+        println!(
+            "CPU columns are cores busy over the measured window (100% = one core). \
+             \"ratio per CPU-s\" divides each rate by the server's CPU time, so it compares \
+             the cost of one request whatever share of its core the server got."
+        );
         if let Some(c) = self.ceiling() {
             println!(
                 "Ceiling for every route but login: {} at {:.0} req/s (the faster of the ceiling routes).",
@@ -153,10 +186,12 @@ impl Report {
             );
         }
         println!(
-            "Ceiling for login: {} core(s) ÷ {:.1} ms per argon2id hash (m=19456 KiB, t=2, p=1, \
-             median of 15 timed before and after the login run) = {:.1} logins/s.",
+            "Ceiling for login: {} core(s) ÷ {:.1} ms of CPU per argon2id hash (m=19456 KiB, \
+             t=2, p=1; median of 15 on the load generator's core, before and after the login \
+             run; {:.1} ms wall) = {:.1} logins/s.",
             self.server_cores(),
-            ms(self.hash_time),
+            ms(self.hash_time.cpu),
+            ms(self.hash_time.wall),
             self.login_ceiling()
         );
         if let Some(login) = &self.login {
@@ -260,18 +295,25 @@ impl Report {
         println!("|---|---|---|");
         let ceiling = self.ceiling().map_or(f64::NAN, |c| c.summary.per_sec);
 
+        let ceiling_per_cpu = self.ceiling_per_cpu();
         if let Some(expired) = self.find("GET /auth/me, expired token") {
-            let ratio = expired.summary.per_sec / ceiling;
+            let raw = expired.summary.per_sec / ceiling;
+            let ratio = per_cpu(expired) / ceiling_per_cpu;
             verdict(
-                "expired-token 401 ≥ 90% of the ceiling route",
-                format!("{:.0}%", ratio * 100.0),
+                "expired-token 401 ≥ 90% of the ceiling route (per server CPU-s)",
+                format!(
+                    "{:.0}% per CPU-s ({:.0}% in raw req/s)",
+                    ratio * 100.0,
+                    raw * 100.0
+                ),
                 ratio >= EXPIRED_MIN_RATIO,
                 format!("{:.0} points short", (EXPIRED_MIN_RATIO - ratio) * 100.0),
             );
         }
         if let Some(me) = self.find("GET /auth/me") {
             println!(
-                "| /auth/me (token check + one primary-key read) as a ratio | {:.0}% of the ceiling | reported |",
+                "| /auth/me (token check + one primary-key read) as a ratio | {:.0}% per CPU-s ({:.0}% in raw req/s) | reported |",
+                per_cpu(me) / ceiling_per_cpu * 100.0,
                 me.summary.per_sec / ceiling * 100.0
             );
         }
@@ -288,7 +330,11 @@ impl Report {
             let ratio = login.summary.per_sec / self.login_ceiling();
             verdict(
                 "login ≥ 95% of cores ÷ hash time",
-                format!("{:.0}%", ratio * 100.0),
+                format!(
+                    "{:.0}% ({:.0}% per CPU-s)",
+                    ratio * 100.0,
+                    per_cpu(login) / self.login_ceiling_per_cpu() * 100.0
+                ),
                 ratio >= LOGIN_MIN_RATIO,
                 format!("{:.0} points short", (LOGIN_MIN_RATIO - ratio) * 100.0),
             );
@@ -331,20 +377,28 @@ impl Report {
     }
 }
 
-fn row(outcome: &Outcome, ratio: f64) {
+/// Requests per second of server CPU time.
+fn per_cpu(outcome: &Outcome) -> f64 {
+    outcome.summary.per_sec / outcome.server_cpu
+}
+
+fn row(outcome: &Outcome, ratio: f64, ratio_per_cpu: f64) {
     let s = &outcome.summary;
     println!(
-        "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {:.0}% | {:.0}% | {:.1} |",
+        "| {} | {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {:.0}% | {:.0}% | {:.0}% | {:.1} |",
         outcome.name,
         outcome.connections,
         s.per_sec,
         ratio,
+        per_cpu(outcome),
+        ratio_per_cpu,
         ms(s.p50),
         ms(s.p99),
         ms(s.max),
         s.error_count(),
         outcome.server_cpu * 100.0,
         outcome.client_cpu * 100.0,
+        outcome.others_cpu * 100.0,
         mib(outcome.server_peak_rss_kib)
     );
 }

@@ -20,6 +20,8 @@ pub struct Launch {
     pub workdir: PathBuf,
     /// `taskset -c` list for the server, when pinning.
     pub cpus: Option<String>,
+    /// Settings added for every phase (`--server-env`), before the phase's own.
+    pub env: Vec<(String, String)>,
     pub port: u16,
 }
 
@@ -67,6 +69,7 @@ impl Server {
             // Only failed logins are throttled and the benchmark has none,
             // but a throttle must never be what a figure measures.
             .env("LOGIN_MAX_FAILURES", "1000000000")
+            .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(extra.iter().copied())
             .current_dir(&launch.workdir)
             .stdin(Stdio::null())
