@@ -312,6 +312,191 @@ pub async fn revoke_session(pool: &SqlitePool, session_id: Uuid, now: DateTime<U
     Ok(())
 }
 
+/// A session as the session list shows it.
+#[derive(Clone, Debug)]
+pub struct StoredSession {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+}
+
+/// Whether this session of this user is live: not revoked, not past its
+/// absolute end.
+#[tracing::instrument(name = "Check a session is live", skip(pool, now))]
+pub async fn session_is_live(
+    pool: &SqlitePool,
+    user_id: Uuid,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let row = sqlx::query!(
+        r#"select count(*) as "count!: i64" from sessions
+           where id = ? and user_id = ? and revoked_at is null and expires_at > ?"#,
+        session_id,
+        user_id,
+        now,
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(row.count > 0)
+}
+
+/// A user's live sessions, newest first.
+#[tracing::instrument(name = "List a user's live sessions", skip(pool, now))]
+pub async fn list_live_sessions_of_user(
+    pool: &SqlitePool,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<StoredSession>> {
+    Ok(sqlx::query_as!(
+        StoredSession,
+        r#"select id as "id: Uuid",
+                  created_at as "created_at: DateTime<Utc>",
+                  last_used_at as "last_used_at: DateTime<Utc>",
+                  expires_at as "expires_at: DateTime<Utc>",
+                  user_agent
+           from sessions
+           where user_id = ? and revoked_at is null and expires_at > ?
+           order by created_at desc, rowid desc"#,
+        user_id,
+        now,
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Revokes one session of one user, keeping the first revocation time.
+/// `false` when the user has no session with this id (someone else's
+/// session counts as none).
+#[tracing::instrument(name = "Revoke a session of a user", skip(pool, now))]
+pub async fn revoke_session_of_user(
+    pool: &SqlitePool,
+    user_id: Uuid,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let affected = sqlx::query!(
+        "update sessions set revoked_at = coalesce(revoked_at, ?) where id = ? and user_id = ?",
+        now,
+        session_id,
+        user_id,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(affected > 0)
+}
+
+/// Revokes every session of a user; returns how many were live.
+#[tracing::instrument(name = "Revoke every session of a user", skip(pool, now))]
+pub async fn revoke_all_sessions_of_user(
+    pool: &SqlitePool,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    Ok(sqlx::query!(
+        "update sessions set revoked_at = ? where user_id = ? and revoked_at is null",
+        now,
+        user_id,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// The credentials of the user of a live session, for a password change:
+/// `None` when the session is revoked, over, or not this user's.
+#[tracing::instrument(name = "Find credentials of a live session", skip(pool, now))]
+pub async fn find_credentials_of_live_session(
+    pool: &SqlitePool,
+    user_id: Uuid,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<StoredCredentials>> {
+    let row = sqlx::query!(
+        r#"select u.id as "id: Uuid", u.email, u.password_hash,
+                  u.created_at as "created_at: DateTime<Utc>"
+           from users u join sessions s on s.user_id = u.id
+           where u.id = ? and s.id = ? and s.revoked_at is null and s.expires_at > ?"#,
+        user_id,
+        session_id,
+        now,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|row| StoredCredentials {
+        user: User {
+            id: row.id,
+            email: row.email,
+            created_at: row.created_at,
+        },
+        password_hash: row.password_hash,
+    }))
+}
+
+/// Why a password change was not stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasswordChange {
+    /// Stored, and every other session of the user revoked.
+    Changed,
+    /// The session making the change was revoked or ended meanwhile.
+    SessionGone,
+    /// The password was changed by another request since it was checked.
+    PasswordMoved,
+}
+
+/// Replaces a user's password hash and revokes every other session of the
+/// user, both or neither. The write lock is taken first, and the new hash is
+/// stored only if the hash is still the one the caller checked the current
+/// password against and the caller's session is still live.
+#[tracing::instrument(name = "Change a password", skip_all, fields(user_id = %user_id))]
+pub async fn change_password(
+    pool: &SqlitePool,
+    user_id: Uuid,
+    keep_session: Uuid,
+    checked_hash: &str,
+    new_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<PasswordChange> {
+    let mut tx = pool.begin_with("begin immediate").await?;
+    let live = sqlx::query!(
+        r#"select count(*) as "count!: i64" from sessions
+           where id = ? and user_id = ? and revoked_at is null and expires_at > ?"#,
+        keep_session,
+        user_id,
+        now,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if live.count == 0 {
+        return Ok(PasswordChange::SessionGone);
+    }
+    let changed = sqlx::query!(
+        "update users set password_hash = ? where id = ? and password_hash = ?",
+        new_hash,
+        user_id,
+        checked_hash,
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Ok(PasswordChange::PasswordMoved);
+    }
+    sqlx::query!(
+        "update sessions set revoked_at = ? where user_id = ? and id <> ? and revoked_at is null",
+        now,
+        user_id,
+        keep_session,
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(PasswordChange::Changed)
+}
+
 /// Deletes what can no longer be used: expired refresh tokens, and revoked
 /// or expired sessions with all their tokens. Rotated tokens stay until they
 /// expire, so that their reuse is still recognised. Returns the numbers of

@@ -1,13 +1,15 @@
-//! `/auth`: register, login, me, refresh and logout, as `CONTRACT.md` says.
-//! Handlers parse, call the session flows and set cookies; nothing else.
+//! `/auth`: register, login, me, refresh, logout, and the account's
+//! sessions and password, as `CONTRACT.md` says. Handlers parse, call the
+//! session flows and the store, and set cookies; nothing else.
 
 use app::domain::{Email, Password};
-use app::model::{Credentials, UserResponse};
+use app::model::{ChangePassword, Credentials, SessionInfo, SessionsResponse, UserResponse};
 use axum::Router;
-use axum::extract::State;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum_extra::extract::CookieJar;
 use chrono::Utc;
 use uuid::Uuid;
@@ -18,7 +20,7 @@ use crate::auth::sessions::RefreshOutcome;
 use crate::auth::throttle::ThrottleKey;
 use crate::error::{AppJson, Error, Result};
 use crate::state::AppState;
-use crate::store;
+use crate::store::{self, PasswordChange};
 
 /// Mounted under `/auth`.
 pub fn router() -> Router<AppState> {
@@ -28,6 +30,10 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me))
         .route("/refresh", post(refresh))
         .route("/logout", post(logout).delete(logout))
+        .route("/logout-all", post(logout_all))
+        .route("/sessions", get(list_sessions))
+        .route("/sessions/{id}", delete(revoke_session))
+        .route("/password", post(change_password))
 }
 
 /// Longer user agents are cut; they are only shown in the session list.
@@ -65,30 +71,28 @@ async fn login(
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<(CookieJar, AppJson<UserResponse>)> {
     let email = Email::parse(&credentials.email).ok();
-    let account = ThrottleKey::Account(email.as_ref().map_or_else(
-        || credentials.email.trim().to_lowercase(),
-        ToString::to_string,
-    ));
-    let mut keys = vec![account.clone()];
-    keys.extend(peer.map(ThrottleKey::Address));
-    state
+    let mut keys = vec![ThrottleKey::account(&credentials.email)];
+    keys.extend(peer.map(ThrottleKey::address));
+    let attempt = state
         .throttle
-        .check(&keys)
+        .begin(keys)
         .map_err(|retry_after| Error::RateLimited { retry_after })?;
 
     // An implausible email cannot have an account, but it is checked against
-    // the dummy hash all the same so that every failure takes as long.
+    // the dummy hash all the same so that every failure takes as long. A
+    // password longer than any that can be set is wrong for every account,
+    // so it is not hashed at all.
     let stored = match &email {
         Some(email) => store::find_credentials_by_email(&state.pool, email.as_ref()).await?,
         None => None,
     };
     let (user, hash) = stored.map_or((None, None), |s| (Some(s.user), Some(s.password_hash)));
-    let verified = state.passwords.verify(credentials.password, hash).await?;
+    let verified = settable_length(&credentials.password)
+        && state.passwords.verify(credentials.password, hash).await?;
     let Some(user) = user.filter(|_| verified) else {
-        state.throttle.record_failure(&keys);
         return Err(Error::InvalidCredentials);
     };
-    state.throttle.forget(&account);
+    attempt.succeeded();
 
     let tokens = state
         .sessions
@@ -141,6 +145,149 @@ async fn logout(State(state): State<AppState>, jar: CookieJar) -> Result<impl In
         [(CLEAR_SITE_DATA, HeaderValue::from_static("\"cookies\""))],
         state.cookies.clear_both(jar),
     ))
+}
+
+/// Revokes every session of the user, this one included, and clears the
+/// cookies as logout does.
+async fn logout_all(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    jar: CookieJar,
+) -> Result<impl IntoResponse> {
+    let now = Utc::now();
+    require_live_session(&state, auth, now).await?;
+    let revoked = store::revoke_all_sessions_of_user(&state.pool, auth.user_id, now).await?;
+    tracing::info!(user_id = %auth.user_id, revoked, "signed out everywhere");
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(CLEAR_SITE_DATA, HeaderValue::from_static("\"cookies\""))],
+        state.cookies.clear_both(jar),
+    ))
+}
+
+/// The user's live sessions, newest first, marking the one asking.
+async fn list_sessions(
+    auth: AuthUser,
+    State(state): State<AppState>,
+) -> Result<AppJson<SessionsResponse>> {
+    let now = Utc::now();
+    require_live_session(&state, auth, now).await?;
+    let sessions = store::list_live_sessions_of_user(&state.pool, auth.user_id, now)
+        .await?
+        .into_iter()
+        .map(|session| SessionInfo {
+            current: session.id == auth.session_id,
+            id: session.id,
+            created_at: session.created_at,
+            last_used_at: session.last_used_at,
+            expires_at: session.expires_at,
+            user_agent: session.user_agent,
+        })
+        .collect();
+    Ok(AppJson(SessionsResponse { sessions }))
+}
+
+/// Revokes one of the user's sessions. Idempotent: a session of the user's
+/// that is already revoked or over (and not yet swept) is `204` again. An id
+/// that is not a UUID names no session: `404`. Revoking the current session
+/// is a logout, so its cookies are cleared too.
+async fn revoke_session(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    jar: CookieJar,
+) -> Result<Response> {
+    let now = Utc::now();
+    require_live_session(&state, auth, now).await?;
+    let id = id
+        .ok()
+        .and_then(|Path(id)| Uuid::parse_str(&id).ok())
+        .ok_or(Error::NotFound)?;
+    if !store::revoke_session_of_user(&state.pool, auth.user_id, id, now).await? {
+        return Err(Error::NotFound);
+    }
+    Ok(if id == auth.session_id {
+        (StatusCode::NO_CONTENT, state.cookies.clear_both(jar)).into_response()
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    })
+}
+
+/// Changes the password and, in the same transaction, revokes every other
+/// session of the user. Wrong current passwords count towards the login
+/// throttle of the account and the address, like failed logins: a stolen
+/// access token must not become a way to guess the password.
+async fn change_password(
+    auth: AuthUser,
+    State(state): State<AppState>,
+    PeerAddress(peer): PeerAddress,
+    AppJson(change): AppJson<ChangePassword>,
+) -> Result<StatusCode> {
+    let now = Utc::now();
+    let stored =
+        store::find_credentials_of_live_session(&state.pool, auth.user_id, auth.session_id, now)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+    let new_password =
+        Password::parse(&change.new_password).map_err(|e| Error::WeakPassword(e.to_string()))?;
+
+    let mut keys = vec![ThrottleKey::account(&stored.user.email)];
+    keys.extend(peer.map(ThrottleKey::address));
+    let attempt = state
+        .throttle
+        .begin(keys)
+        .map_err(|retry_after| Error::RateLimited { retry_after })?;
+    let verified = settable_length(&change.current_password)
+        && state
+            .passwords
+            .verify(change.current_password, Some(stored.password_hash.clone()))
+            .await?;
+    if !verified {
+        return Err(Error::InvalidCredentials);
+    }
+    attempt.succeeded();
+
+    let new_hash = state.passwords.hash(new_password).await?;
+    match store::change_password(
+        &state.pool,
+        auth.user_id,
+        auth.session_id,
+        &stored.password_hash,
+        &new_hash,
+        now,
+    )
+    .await?
+    {
+        PasswordChange::Changed => {
+            tracing::info!(user_id = %auth.user_id, "password changed; other sessions revoked");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        PasswordChange::SessionGone => Err(Error::InvalidToken),
+        // Another request changed it after we checked: the password given as
+        // current is not current any more.
+        PasswordChange::PasswordMoved => Err(Error::InvalidCredentials),
+    }
+}
+
+/// Account management needs more than a well-signed token: the token's
+/// session must still be live, so that a token kept after its session was
+/// revoked cannot list, revoke or sign out the user's other sessions.
+async fn require_live_session(
+    state: &AppState,
+    auth: AuthUser,
+    now: chrono::DateTime<Utc>,
+) -> Result<()> {
+    if store::session_is_live(&state.pool, auth.user_id, auth.session_id, now).await? {
+        Ok(())
+    } else {
+        Err(Error::InvalidToken)
+    }
+}
+
+/// Whether a password could be one that register or a change accepted;
+/// anything longer is wrong for every account without hashing it.
+fn settable_length(password: &str) -> bool {
+    password.chars().count() <= Password::MAX_CHARS
 }
 
 const CLEAR_SITE_DATA: HeaderName = HeaderName::from_static("clear-site-data");

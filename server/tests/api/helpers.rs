@@ -79,7 +79,8 @@ async fn start(data_dir: Arc<TempDir>, vars: Vec<(String, String)>) -> TestApp {
     }
 }
 
-fn client() -> Client {
+/// A new cookie-keeping client: another browser or device.
+pub fn client() -> Client {
     Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -145,6 +146,29 @@ impl TestApp {
         let response = self.register(&email, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::CREATED);
         Cookies::from(&response)
+    }
+
+    /// Logs in from another device: a fresh client with its own cookies and
+    /// user agent, returned signed in.
+    pub async fn device(&self, email: &str, password: &str, user_agent: &str) -> Client {
+        let device = client();
+        let response = device
+            .post(self.url("/auth/login"))
+            .header(reqwest::header::USER_AGENT, user_agent)
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        device
+    }
+
+    /// Counts rows of a table, straight from the database file.
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("select count(*) from {table}"))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
     }
 
     /// `POST /auth/refresh` presenting exactly this refresh token, from a

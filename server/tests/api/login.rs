@@ -114,3 +114,93 @@ async fn failures_for_unknown_accounts_are_throttled_per_address_too() {
 
     assert_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }
+
+#[tokio::test]
+async fn a_burst_of_concurrent_guesses_gets_no_more_tries_than_the_limit() {
+    // Arrange
+    let app = spawn_app_with(&[("LOGIN_MAX_FAILURES", "3")]).await;
+    app.register("ada@example.com", PASSWORD).await;
+
+    // Act: twelve guesses at once, all before any of them has been checked.
+    let guesses = (0..12).map(|i| {
+        let client = app.client.clone();
+        let url = app.url("/auth/login");
+        async move {
+            client
+                .post(url)
+                .json(&serde_json::json!({ "email": "ada@example.com", "password": format!("guess {i}") }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let statuses = futures_join_all(guesses).await;
+
+    // Assert
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (3, 9), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn the_lockout_ends_with_the_window_even_if_the_attacker_keeps_trying() {
+    // Arrange
+    let app = spawn_app_with(&[
+        ("LOGIN_MAX_FAILURES", "2"),
+        ("LOGIN_FAILURE_WINDOW_SECS", "2"),
+    ])
+    .await;
+    app.register("ada@example.com", PASSWORD).await;
+    for _ in 0..2 {
+        app.login("ada@example.com", "wrong password").await;
+    }
+
+    // Act: the attacker keeps hammering while locked out...
+    for _ in 0..5 {
+        let refused = app.login("ada@example.com", "wrong password").await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    // Assert: ...which did not extend it: the owner gets in.
+    let owner = app.login("ada@example.com", PASSWORD).await;
+    assert_eq!(owner.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_successful_login_clears_the_accounts_failures() {
+    let app = spawn_app_with(&[("LOGIN_MAX_FAILURES", "3")]).await;
+    app.register("ada@example.com", PASSWORD).await;
+    app.login("ada@example.com", "wrong password").await;
+    app.login("ada@example.com", "wrong password").await;
+
+    assert_eq!(
+        app.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+
+    // The account starts over, but the address keeps its two failures, so
+    // one more failure from here is allowed and the next is refused.
+    let third = app.login("ada@example.com", "wrong password").await;
+    assert_eq!(third.status(), StatusCode::UNAUTHORIZED);
+    let fourth = app.login("ada@example.com", "wrong password").await;
+    assert_error(fourth, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+async fn futures_join_all<F: std::future::Future<Output = StatusCode> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<StatusCode> {
+    let mut set = tokio::task::JoinSet::new();
+    for future in futures {
+        set.spawn(future);
+    }
+    set.join_all().await
+}
