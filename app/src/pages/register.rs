@@ -4,8 +4,8 @@ use leptos_router::components::{A, Redirect};
 use leptos_router::hooks::use_query_map;
 
 use crate::api::use_api;
-use crate::auth::{AuthState, after_login, use_auth, with_next};
-use crate::components::{CheckingSession, CredentialsForm};
+use crate::auth::{after_login, use_auth, with_next};
+use crate::components::CredentialsForm;
 use crate::model::Credentials;
 
 /// Creates an account, which also signs the person in, then sends them where
@@ -15,6 +15,10 @@ use crate::model::Credentials;
 pub fn RegisterPage() -> impl IntoView {
     let api = use_api();
     let auth = use_auth();
+    // Only a change between signed in and not re-renders the form; while
+    // the session is still being checked the form is already usable, and
+    // what was typed survives the check's end.
+    let signed_in = Memo::new(move |_| auth.state.with(|state| state.user().is_some()));
     let query = use_query_map();
     let next = move || query.with(|query| after_login(query.get_str("next")));
     let register =
@@ -24,10 +28,10 @@ pub fn RegisterPage() -> impl IntoView {
     view! {
         <Title text="Create account"/>
         <h1>"Create account"</h1>
-        {move || match auth.state.get() {
-            AuthState::SignedIn(_) => view! { <Redirect path=next()/> }.into_any(),
-            AuthState::Checking => view! { <CheckingSession/> }.into_any(),
-            AuthState::SignedOut => {
+        {move || {
+            if signed_in.get() {
+                view! { <Redirect path=next()/> }.into_any()
+            } else {
                 view! {
                     <CredentialsForm submit_label="Create account" new_password=true action=register/>
                     <p>"Already have an account? " <A href=login_link>"Log in instead"</A></p>
