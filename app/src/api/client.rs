@@ -184,3 +184,57 @@ impl ApiClient {
         client().send(&request, &self.auth).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::provide_auth_context;
+
+    fn ada() -> User {
+        User {
+            id: uuid::Uuid::nil(),
+            email: "ada@example.com".into(),
+            created_at: chrono::DateTime::UNIX_EPOCH,
+        }
+    }
+
+    /// A fresh reactive owner with the auth context in it, as `App` has.
+    fn auth_context() -> (Owner, AuthContext) {
+        let owner = Owner::new();
+        owner.set();
+        (owner, provide_auth_context())
+    }
+
+    #[test]
+    fn a_refresh_keeps_the_context_true_but_being_offline_changes_nothing() {
+        let (_owner, auth) = auth_context();
+        assert_eq!(auth.state.get_untracked(), AuthState::Checking);
+
+        auth.refreshed(&Err(ClientError::Network("offline".into())));
+        assert_eq!(auth.state.get_untracked(), AuthState::Checking);
+
+        auth.refreshed(&Ok(ada()));
+        assert_eq!(auth.state.get_untracked(), AuthState::SignedIn(ada()));
+        assert!(auth.believed_signed_in());
+
+        auth.refreshed(&Err(ClientError::SessionEnded));
+        assert_eq!(auth.state.get_untracked(), AuthState::SignedOut);
+        assert!(!auth.believed_signed_in());
+    }
+
+    #[test]
+    fn the_page_load_check_always_tries_a_refresh_and_finding_nobody_signs_out() {
+        let (_owner, auth) = auth_context();
+        let check = PageLoadCheck(auth);
+        auth.apply(AuthEvent::NoSession);
+
+        assert!(
+            check.believed_signed_in(),
+            "a stranger and a returning user look alike"
+        );
+        check.refreshed(&Ok(ada()));
+        assert_eq!(auth.state.get_untracked(), AuthState::SignedIn(ada()));
+        check.refreshed(&Err(ClientError::SessionEnded));
+        assert_eq!(auth.state.get_untracked(), AuthState::SignedOut);
+    }
+}
