@@ -22,6 +22,8 @@ use crate::pages::{AccountPage, HomePage, LoginPage, NotFound, PostsPage, Regist
 
 /// The HTML document around [`App`], rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_content_security_policy(&options);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -36,6 +38,37 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// Sets the page's `Content-Security-Policy` with this response's script
+/// nonce, which leptos_axum provides before rendering and puts on every
+/// script it writes (the hydration loader, resolved resources, streamed
+/// chunks). Scripts run only from our origin or with the nonce; the WASM
+/// needs `'wasm-unsafe-eval'` to be compiled; styles only from our origin
+/// (no inline styles or `style` attributes). Under `cargo leptos watch` the
+/// live-reload websocket is allowed too.
+#[cfg(feature = "ssr")]
+fn set_content_security_policy(options: &LeptosOptions) {
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let Some(nonce) = leptos::nonce::use_nonce() else {
+        return;
+    };
+    let reload = if std::env::var_os("LEPTOS_WATCH").is_some() {
+        let port = options.reload_external_port.unwrap_or(options.reload_port);
+        format!(" ws://*:{port} wss://*:{port}")
+    } else {
+        String::new()
+    };
+    let policy = format!(
+        "default-src 'none'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'{reload}; \
+         manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

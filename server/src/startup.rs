@@ -30,7 +30,9 @@ use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::TokenService;
 use crate::config::Settings;
 use crate::error::{method_not_allowed, not_found, panic_response};
-use crate::middleware::{BODY_LIMIT_BYTES, reject_cross_origin, reject_oversized_body};
+use crate::middleware::{
+    BODY_LIMIT_BYTES, reject_cross_origin, reject_oversized_body, security_headers,
+};
 use crate::state::AppState;
 use crate::{auth, cleanup, routes, store};
 
@@ -133,13 +135,16 @@ pub fn router(state: AppState) -> Router {
             seed_server_auth,
         ));
 
-    Router::new()
+    let https = state.cookies.secure;
+    let app = Router::new()
         .nest("/auth", auth)
         .nest("/api", json_api(routes::posts::router()))
         .merge(routes::health::router())
         .merge(pages)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(CatchPanicLayer::custom(panic_response));
+    // Outside the panic catcher, so that a 500 carries them too.
+    security_headers(app, https)
         // One line per request: method, path, status and latency. Never the
         // query, headers or body, where tokens and passwords travel.
         .layer(
