@@ -39,7 +39,7 @@ usage: bench [options]
   --duration SECS          measured window            (8)
   --connections N          connections per scenario   (64)
   --login-connections N    connections for login      (8)
-  --page PATH              signed-in page for TTFB    (/)
+  --page PATH              signed-in page for TTFB, repeatable (/ and /account)
   --server-cpus LIST       taskset list for server    (0 on a 2+ core machine)
   --client-cpus LIST       taskset list for this      (1 on a 2+ core machine)
   --no-pin                 run both unpinned
@@ -76,7 +76,7 @@ pub struct Args {
     duration: Duration,
     connections: usize,
     login_connections: usize,
-    page: String,
+    pages: Vec<String>,
     server_cpus: Option<String>,
     client_cpus: Option<String>,
     wasm_opt: Option<String>,
@@ -98,7 +98,7 @@ impl Args {
             duration: Duration::from_secs(8),
             connections: 64,
             login_connections: 8,
-            page: "/".to_owned(),
+            pages: Vec::new(),
             server_cpus: two_cores.then(|| "0".to_owned()),
             client_cpus: two_cores.then(|| "1".to_owned()),
             wasm_opt: None,
@@ -120,7 +120,7 @@ impl Args {
                 "--login-connections" => {
                     args.login_connections = number(&flag, &value()?)? as usize
                 }
-                "--page" => args.page = value()?,
+                "--page" => args.pages.push(value()?),
                 "--server-cpus" => args.server_cpus = Some(value()?),
                 "--client-cpus" => args.client_cpus = Some(value()?),
                 "--no-pin" => (args.server_cpus, args.client_cpus) = (None, None),
@@ -137,6 +137,9 @@ impl Args {
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 _ => return Err(format!("unknown option {flag}\n\n{USAGE}")),
             }
+        }
+        if args.pages.is_empty() {
+            args.pages = vec!["/".to_owned(), "/account".to_owned()];
         }
         if args.connections == 0 || args.login_connections == 0 || args.duration.is_zero() {
             return Err("connections and duration must be above zero".to_owned());
@@ -336,6 +339,14 @@ async fn scenarios(
             None,
             Check::Status(200),
         ),
+        // The least a request can cost: routing, the middleware stack and a
+        // JSON error body, no handler work at all.
+        get(
+            "GET /api/nothing, JSON 404 (ceiling)",
+            "/api/nothing",
+            None,
+            Check::Status(404),
+        ),
         get(
             "GET /auth/me",
             "/auth/me",
@@ -400,8 +411,12 @@ async fn scenarios(
     };
     report.login = Some(outcome);
 
-    progress(&format!("time to first byte of {} signed in", args.page));
-    report.page = Some(page_timing(addr, &args.page, &access, "reader@bench.example").await?);
+    for page in &args.pages {
+        progress(&format!("time to first byte of {page} signed in"));
+        report
+            .pages
+            .push(page_timing(addr, page, &access, "reader@bench.example").await?);
+    }
     Ok(())
 }
 

@@ -47,7 +47,7 @@ pub struct Report {
     pub outcomes: Vec<Outcome>,
     pub login: Option<Outcome>,
     pub hash_time: HashTime,
-    pub page: Option<Page>,
+    pub pages: Vec<Page>,
     pub server_idle_rss_kib: u64,
     pub server_hwm_kib: u64,
     pub wall: Duration,
@@ -181,8 +181,11 @@ impl Report {
         );
         if let Some(c) = self.ceiling() {
             println!(
-                "Ceiling for every route but login: {} at {:.0} req/s (the faster of the ceiling routes).",
-                c.name, c.summary.per_sec
+                "Ceiling for every route but login: the best of the ceiling routes, in each \
+                 measure: {:.0} req/s ({}), {:.0} req per server CPU-s.",
+                c.summary.per_sec,
+                c.name,
+                self.ceiling_per_cpu()
             );
         }
         println!(
@@ -224,7 +227,7 @@ impl Report {
             mib(self.server_idle_rss_kib),
             mib(self.server_hwm_kib)
         );
-        if let Some(page) = &self.page {
+        for page in &self.pages {
             println!(
                 "- `GET {}` signed in (server-rendered, {} sequential requests on one connection): \
                  first byte p50 {:.2} ms, p99 {:.2} ms; whole page p50 {:.2} ms; {} bytes{}.",
