@@ -292,8 +292,17 @@ fn settable_length(password: &str) -> bool {
 
 const CLEAR_SITE_DATA: HeaderName = HeaderName::from_static("clear-site-data");
 
+/// The `User-Agent` as text to show in the session list: bytes that are not
+/// UTF-8 become U+FFFD and control characters are dropped, then it is cut.
 fn user_agent(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::USER_AGENT)?.to_str().ok()?;
-    let value: String = value.trim().chars().take(MAX_USER_AGENT_CHARS).collect();
+    let value = headers.get(header::USER_AGENT)?;
+    let value: String = String::from_utf8_lossy(value.as_bytes())
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(MAX_USER_AGENT_CHARS)
+        .collect();
     (!value.is_empty()).then_some(value)
 }

@@ -5,6 +5,7 @@ mod bad_input;
 mod fuzz;
 mod headers;
 mod helpers;
+mod limits;
 mod login;
 mod logout;
 mod me;
