@@ -588,6 +588,19 @@ mod tests {
         (pool, dir)
     }
 
+    fn new_session(user_id: Uuid, lifetime: Duration) -> NewSession {
+        let now = Utc::now();
+        NewSession {
+            id: Uuid::new_v4(),
+            user_id,
+            created_at: now,
+            expires_at: now + lifetime,
+            user_agent: Some("test".into()),
+            refresh_token_hash: RefreshToken::generate().unwrap().hash(),
+            refresh_expires_at: now + lifetime,
+        }
+    }
+
     async fn user_with_session(pool: &SqlitePool, lifetime: Duration) -> (User, NewSession) {
         let now = Utc::now();
         let user = User {
@@ -595,15 +608,7 @@ mod tests {
             email: format!("{}@example.com", Uuid::new_v4()),
             created_at: now,
         };
-        let session = NewSession {
-            id: Uuid::new_v4(),
-            user_id: user.id,
-            created_at: now,
-            expires_at: now + lifetime,
-            user_agent: Some("test".into()),
-            refresh_token_hash: RefreshToken::generate().unwrap().hash(),
-            refresh_expires_at: now + lifetime,
-        };
+        let session = new_session(user.id, lifetime);
         create_user_with_session(pool, &user, "hash", &session)
             .await
             .unwrap();
@@ -740,6 +745,93 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[tokio::test]
+    async fn a_password_change_revokes_the_other_sessions_only_if_nothing_moved_meanwhile() {
+        // Arrange: one user, two sessions.
+        let (pool, _dir) = test_pool().await;
+        let (user, this) = user_with_session(&pool, Duration::days(1)).await;
+        let other = new_session(user.id, Duration::days(1));
+        create_session(&pool, &other).await.unwrap();
+        let now = Utc::now();
+
+        // Act
+        let stale = change_password(&pool, user.id, this.id, "not the hash", "new", now)
+            .await
+            .unwrap();
+        let changed = change_password(&pool, user.id, this.id, "hash", "new", now)
+            .await
+            .unwrap();
+        let again = change_password(&pool, user.id, this.id, "hash", "newer", now)
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(stale, PasswordChange::PasswordMoved);
+        assert_eq!(changed, PasswordChange::Changed);
+        assert_eq!(
+            again,
+            PasswordChange::PasswordMoved,
+            "the hash it checked is gone"
+        );
+        assert!(session_is_live(&pool, user.id, this.id, now).await.unwrap());
+        assert!(
+            !session_is_live(&pool, user.id, other.id, now)
+                .await
+                .unwrap()
+        );
+        let stored = find_credentials_by_email(&pool, &user.email)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.password_hash, "new");
+    }
+
+    #[tokio::test]
+    async fn a_revoked_session_cannot_change_the_password() {
+        let (pool, _dir) = test_pool().await;
+        let (user, session) = user_with_session(&pool, Duration::days(1)).await;
+        revoke_all_sessions_of_user(&pool, user.id, Utc::now())
+            .await
+            .unwrap();
+
+        let result = change_password(&pool, user.id, session.id, "hash", "new", Utc::now())
+            .await
+            .unwrap();
+
+        assert_eq!(result, PasswordChange::SessionGone);
+        let stored = find_credentials_by_email(&pool, &user.email)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.password_hash, "hash");
+    }
+
+    #[tokio::test]
+    async fn only_the_owner_can_revoke_a_session_and_only_live_ones_are_listed() {
+        let (pool, _dir) = test_pool().await;
+        let (ada, ada_session) = user_with_session(&pool, Duration::days(1)).await;
+        let (grace, _) = user_with_session(&pool, Duration::days(1)).await;
+        let now = Utc::now();
+
+        let by_grace = revoke_session_of_user(&pool, grace.id, ada_session.id, now)
+            .await
+            .unwrap();
+        let listed_before = list_live_sessions_of_user(&pool, ada.id, now)
+            .await
+            .unwrap();
+        let by_ada = revoke_session_of_user(&pool, ada.id, ada_session.id, now)
+            .await
+            .unwrap();
+        let listed_after = list_live_sessions_of_user(&pool, ada.id, now)
+            .await
+            .unwrap();
+
+        assert!(!by_grace);
+        assert_eq!(listed_before.len(), 1);
+        assert!(by_ada);
+        assert!(listed_after.is_empty());
     }
 
     #[tokio::test]
