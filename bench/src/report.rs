@@ -36,8 +36,11 @@ pub struct Page {
 #[derive(Debug, Default)]
 pub struct Report {
     machine: String,
+    rounds: usize,
     warmup: Duration,
     duration: Duration,
+    login_warmup: Duration,
+    login_duration: Duration,
     wasm_opt: Option<String>,
     server_env: Vec<(String, String)>,
     pub server_cpus: String,
@@ -57,8 +60,11 @@ impl Report {
     pub fn new(args: &Args) -> Self {
         Self {
             machine: proc::machine(),
+            rounds: args.rounds,
             warmup: args.warmup,
             duration: args.duration,
+            login_warmup: args.login_warmup,
+            login_duration: args.login_duration,
             wasm_opt: args.wasm_opt.clone(),
             server_env: args.server_env.clone(),
             ..Self::default()
@@ -128,9 +134,11 @@ impl Report {
                 }
             );
             println!(
-                "- Each scenario: {:?} warm-up, then {:?} measured; closed loop (each \
-                 connection sends its next request when the answer is in)",
-                self.warmup, self.duration
+                "- Closed loop (each connection sends its next request when the answer is in). \
+                 Every scenario but login: {} interleaved rounds of {:?} warm-up + {:?} \
+                 measured, the best round shown, errors summed over all rounds. Login: one \
+                 round of {:?} + {:?}.",
+                self.rounds, self.warmup, self.duration, self.login_warmup, self.login_duration
             );
             println!(
                 "- Whole run (after builds): {:.0} s",
