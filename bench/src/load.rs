@@ -192,16 +192,19 @@ impl Outcome {
     /// both and the higher memory peak: other processes on the machine only
     /// ever slow a round down, so the best round is the least disturbed.
     pub fn best_of(self, other: Outcome) -> Outcome {
+        let other_is_better = other.summary.per_sec > self.summary.per_sec;
+        self.merge(other, other_is_better)
+    }
+
+    /// Keeps one of two rounds (`other` when `take_other`), with the errors
+    /// of both and the higher memory peak.
+    pub fn merge(self, other: Outcome, take_other: bool) -> Outcome {
         let mut errors = self.summary.errors.clone();
         for (kind, n) in &other.summary.errors {
             *errors.entry(kind.clone()).or_default() += n;
         }
         let peak = self.server_peak_rss_kib.max(other.server_peak_rss_kib);
-        let mut best = if other.summary.per_sec > self.summary.per_sec {
-            other
-        } else {
-            self
-        };
+        let mut best = if take_other { other } else { self };
         best.summary.errors = errors;
         best.server_peak_rss_kib = peak;
         best

@@ -39,8 +39,7 @@ pub struct Report {
     rounds: usize,
     warmup: Duration,
     duration: Duration,
-    login_warmup: Duration,
-    login_duration: Duration,
+
     wasm_opt: Option<String>,
     server_env: Vec<(String, String)>,
     pub server_cpus: String,
@@ -63,8 +62,7 @@ impl Report {
             rounds: args.rounds,
             warmup: args.warmup,
             duration: args.duration,
-            login_warmup: args.login_warmup,
-            login_duration: args.login_duration,
+
             wasm_opt: args.wasm_opt.clone(),
             server_env: args.server_env.clone(),
             ..Self::default()
@@ -135,10 +133,10 @@ impl Report {
             );
             println!(
                 "- Closed loop (each connection sends its next request when the answer is in). \
-                 Every scenario but login: {} interleaved rounds of {:?} warm-up + {:?} \
-                 measured, the best round shown, errors summed over all rounds. Login: one \
-                 round of {:?} + {:?}.",
-                self.rounds, self.warmup, self.duration, self.login_warmup, self.login_duration
+                 {} interleaved rounds of every scenario, each {:?} warm-up + {:?} measured; \
+                 the best round of each is shown (for login, the one closest to its own \
+                 ceiling), errors are summed over all rounds.",
+                self.rounds, self.warmup, self.duration
             );
             println!(
                 "- Whole run (after builds): {:.0} s",
@@ -198,8 +196,8 @@ impl Report {
         }
         println!(
             "Ceiling for login: {} core(s) ÷ {:.1} ms of CPU per argon2id hash (m=19456 KiB, \
-             t=2, p=1; median of 15 on the load generator's core, before and after the login \
-             run; {:.1} ms wall) = {:.1} logins/s.",
+             t=2, p=1; median of 15 on the load generator's core, before and after that login \
+             round; {:.1} ms wall) = {:.1} logins/s.",
             self.server_cores(),
             ms(self.hash_time.cpu),
             ms(self.hash_time.wall),
