@@ -43,14 +43,16 @@ async fn each_login_starts_a_new_session() {
 
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer_and_both_pay_for_a_hash() {
-    // Timing is compared with lower bounds only: a busy machine can make any
-    // request slower, never faster than the argon2 hash it has to compute. A
-    // login that skipped the hash for an unknown email would answer in about
-    // a millisecond, far under the bound.
+    // Timing is checked against a floor only, so a busy machine can never make
+    // this fail: argon2id at 19 MiB and two passes takes 13 to 22 ms a hash on
+    // this project's 2-core machines and well over 5 ms on any current CPU,
+    // while a login that skipped the hash for an unknown email would answer in
+    // about a millisecond. (Measuring a hash inside the test does not work: the
+    // other tests running beside it inflate that figure more than the logins.)
+    const FLOOR: Duration = Duration::from_millis(5);
     // Arrange
     let app = spawn_app().await;
     app.register("ada@example.com", PASSWORD).await;
-    let one_hash = fastest_of(3, one_argon2id_hash_at_owasp_parameters);
 
     // Act
     let mut wrong_password = Duration::MAX;
@@ -69,40 +71,17 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer_and_both_pay_
     }
 
     // Assert
-    println!(
-        "one hash: {one_hash:?}; fastest login, wrong password: {wrong_password:?}, unknown email: {unknown_email:?}"
-    );
+    println!("fastest login, wrong password: {wrong_password:?}, unknown email: {unknown_email:?}");
     assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]));
     for (path, fastest) in [
         ("wrong password", wrong_password),
         ("unknown email", unknown_email),
     ] {
         assert!(
-            fastest >= one_hash / 2,
-            "{path}: {fastest:?} is quicker than half an argon2id hash ({one_hash:?})"
+            fastest >= FLOOR,
+            "{path}: {fastest:?} is too quick to have verified an argon2id hash"
         );
     }
-}
-
-fn fastest_of(runs: usize, work: fn()) -> Duration {
-    (0..runs)
-        .map(|_| {
-            let started = Instant::now();
-            work();
-            started.elapsed()
-        })
-        .min()
-        .unwrap_or_default()
-}
-
-/// The same work the server does for every login, at the same parameters.
-fn one_argon2id_hash_at_owasp_parameters() {
-    use argon2::{Algorithm, Argon2, Params, Version};
-    let params = Params::new(19_456, 2, 1, None).unwrap();
-    let mut out = [0u8; 32];
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password_into(b"not the password", b"a sixteen-byte salt", &mut out)
-        .unwrap();
 }
 
 #[tokio::test]
