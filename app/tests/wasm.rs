@@ -1,0 +1,153 @@
+//! The shared code compiled to WebAssembly and run under Node.js, the way the
+//! browser runs it: the validators must give the same verdicts as on the
+//! server, and the API client must refresh once for many requests.
+//!
+//! Run with `scripts/test`, or:
+//! `CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner cargo test -p app --features hydrate --target wasm32-unknown-unknown --test wasm`
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use app::api::core::{
+    ApiRequest, Client, ClientError, RawResponse, RefreshOutcome, SessionHooks, Transport,
+};
+use app::domain::{Email, Password, PostBody, PostTitle};
+use app::model::{User, UserResponse};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+#[wasm_bindgen_test]
+fn validators_give_the_servers_verdicts() {
+    assert_eq!(
+        Email::parse("  Ada@Example.COM ").map(|e| e.into_inner()),
+        Ok("ada@example.com".to_owned())
+    );
+    assert!(Email::parse("ada@example").is_err());
+    // Counted in characters, not bytes, on both sides.
+    assert!(Password::parse("ééééééé").is_err());
+    assert!(Password::parse("éééééééé").is_ok());
+    assert!(Password::parse(&"🔐".repeat(128)).is_ok());
+    assert!(Password::parse(&"🔐".repeat(129)).is_err());
+    assert!(Password::parse("Password1").is_err(), "on the common list");
+    assert!(PostTitle::parse(&"é".repeat(200)).is_ok());
+    assert!(PostTitle::parse(&"é".repeat(201)).is_err());
+    assert!(PostBody::parse(&"b".repeat(10_001)).is_err());
+}
+
+/// A server in memory: every request is `401 token_expired` until a refresh
+/// has succeeded; the refresh itself waits a few turns of the event loop so
+/// that the other requests run into it while it is in flight.
+#[derive(Clone, Default)]
+struct ExpiringServer {
+    refreshed: Rc<Cell<bool>>,
+    log: Rc<RefCell<Vec<String>>>,
+}
+
+impl Transport for ExpiringServer {
+    fn send(&self, request: &ApiRequest) -> impl Future<Output = Result<RawResponse, ClientError>> {
+        let server = self.clone();
+        let path = request.path.clone();
+        async move {
+            server.log.borrow_mut().push(path.clone());
+            if path == "/auth/refresh" {
+                YieldTurns(3).await;
+                server.refreshed.set(true);
+                return Ok(RawResponse {
+                    status: 200,
+                    www_authenticate: None,
+                    body: serde_json::to_string(&UserResponse { user: user() }).unwrap(),
+                });
+            }
+            Ok(if server.refreshed.get() {
+                RawResponse {
+                    status: 200,
+                    www_authenticate: None,
+                    body: "{}".into(),
+                }
+            } else {
+                RawResponse {
+                    status: 401,
+                    www_authenticate: Some("token_expired".into()),
+                    body: r#"{"error":"token_expired","message":"m"}"#.into(),
+                }
+            })
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+struct SignedIn {
+    refreshes_seen: Rc<Cell<u32>>,
+}
+
+impl SessionHooks for SignedIn {
+    fn believed_signed_in(&self) -> bool {
+        true
+    }
+
+    fn refreshed(&self, _: &RefreshOutcome) {
+        self.refreshes_seen.set(self.refreshes_seen.get() + 1);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn concurrent_requests_with_an_expired_token_share_one_refresh() {
+    // Arrange
+    let server = ExpiringServer::default();
+    let client = Client::new(server.clone());
+    let hooks = SignedIn::default();
+    let requests: Vec<_> = ["/auth/me", "/api/posts", "/api/posts"]
+        .into_iter()
+        .map(ApiRequest::get)
+        .collect();
+
+    // Act
+    let answers = futures::future::join_all(requests.iter().map(|r| client.send(r, &hooks))).await;
+
+    // Assert
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.as_ref().is_ok_and(|r| r.status == 200))
+    );
+    let log = server.log.borrow();
+    assert_eq!(
+        log.iter().filter(|p| *p == "/auth/refresh").count(),
+        1,
+        "{log:?}"
+    );
+    assert_eq!(
+        log.len(),
+        3 + 1 + 3,
+        "three requests, one refresh, three retries: {log:?}"
+    );
+    assert_eq!(hooks.refreshes_seen.get(), 1);
+}
+
+fn user() -> User {
+    User {
+        id: uuid::Uuid::nil(),
+        email: "ada@example.com".into(),
+        created_at: chrono::DateTime::UNIX_EPOCH,
+    }
+}
+
+/// Returns `Pending` a few times (waking itself each time), so that other
+/// futures polled by the same `join_all` get to run in between.
+struct YieldTurns(u8);
+
+impl Future for YieldTurns {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 == 0 {
+            return Poll::Ready(());
+        }
+        self.0 -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
