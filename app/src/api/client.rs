@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use uuid::Uuid;
 
 use super::core::{
     ApiRequest, Client, ClientError, RawResponse, RefreshOutcome, SessionHooks, decode,
@@ -6,7 +7,8 @@ use super::core::{
 };
 use crate::auth::{AuthContext, AuthEvent, AuthState};
 use crate::model::{
-    Credentials, ErrorCode, NewPost, Post, PostResponse, PostsResponse, User, UserResponse,
+    ChangePassword, Credentials, ErrorCode, NewPost, Post, PostResponse, PostsResponse,
+    SessionInfo, SessionsResponse, User, UserResponse,
 };
 
 #[cfg(feature = "hydrate")]
@@ -178,6 +180,41 @@ impl ApiClient {
             .send(ApiRequest::post_json("/api/posts", &post))
             .await?;
         Ok(decode::<PostResponse>(&response)?.post)
+    }
+
+    /// `GET /auth/sessions`: this person's live sessions, newest first.
+    pub async fn sessions(self) -> Result<Vec<SessionInfo>, ClientError> {
+        let response = self.send(ApiRequest::get("/auth/sessions")).await?;
+        Ok(decode::<SessionsResponse>(&response)?.sessions)
+    }
+
+    /// `DELETE /auth/sessions/{id}`: ends another of this person's sessions.
+    /// That device finds out at its next refresh.
+    pub async fn revoke_session(self, id: Uuid) -> Result<(), ClientError> {
+        let response = self
+            .send(ApiRequest::delete(format!("/auth/sessions/{id}")))
+            .await?;
+        expect_success(&response)
+    }
+
+    /// `POST /auth/logout-all`: ends every session of this person's, this one
+    /// included, and signs this tab and the others out. Sent through the
+    /// refreshing path: it needs a live access token, unlike `/auth/logout`.
+    pub async fn logout_all(self) -> Result<(), ClientError> {
+        let response = self.send(ApiRequest::post("/auth/logout-all")).await?;
+        expect_success(&response)?;
+        self.auth.apply(AuthEvent::LoggedOut);
+        Ok(())
+    }
+
+    /// `POST /auth/password`. On success every other session is over; this one
+    /// stays. A `401 invalid_credentials` is the wrong current password, not an
+    /// expired token, so it is never refreshed away.
+    pub async fn change_password(self, change: ChangePassword) -> Result<(), ClientError> {
+        let response = self
+            .send(ApiRequest::post_json("/auth/password", &change))
+            .await?;
+        expect_success(&response)
     }
 
     async fn send(self, request: ApiRequest) -> Result<RawResponse, ClientError> {

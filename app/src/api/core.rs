@@ -51,6 +51,14 @@ impl ApiRequest {
         }
     }
 
+    pub fn delete(path: impl Into<String>) -> Self {
+        Self {
+            method: Method::Delete,
+            path: path.into(),
+            body: None,
+        }
+    }
+
     pub fn post_json(path: impl Into<String>, body: &impl Serialize) -> Self {
         Self {
             method: Method::Post,

@@ -1,0 +1,98 @@
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+
+use crate::api::ClientError;
+use crate::domain::Password;
+use crate::model::ChangePassword;
+
+/// Changes the password. The new one is held to the server's own rules before
+/// sending; only the server can tell whether the current one is right, and its
+/// refusal is shown in the same place.
+#[component]
+pub fn ChangePasswordForm(
+    /// Sends the change; its value is the server's answer.
+    change: Action<ChangePassword, Result<(), ClientError>>,
+) -> impl IntoView {
+    let current = RwSignal::new(String::new());
+    let new = RwSignal::new(String::new());
+    let local_problem = RwSignal::new(None::<String>);
+    let pending = change.pending();
+
+    // A changed password leaves nothing of either behind in the form.
+    Effect::new(move |_| {
+        if matches!(change.value().get(), Some(Ok(()))) {
+            current.set(String::new());
+            new.set(String::new());
+        }
+    });
+
+    let on_submit = move |event: SubmitEvent| {
+        event.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        let current_password = current.get_untracked();
+        let checked = if current_password.is_empty() {
+            Err("Enter your current password.".to_owned())
+        } else {
+            Password::parse(&new.get_untracked())
+                .map(|new_password| ChangePassword {
+                    current_password,
+                    new_password: new_password.expose().to_owned(),
+                })
+                .map_err(|problem| format!("New password: {problem}"))
+        };
+        match checked {
+            Ok(body) => {
+                local_problem.set(None);
+                change.dispatch(body);
+            }
+            Err(problem) => local_problem.set(Some(problem)),
+        }
+    };
+
+    let problem = move || {
+        local_problem.get().or_else(|| {
+            change
+                .value()
+                .get()
+                .and_then(Result::err)
+                .map(|error| error.to_string())
+        })
+    };
+    let done = move || {
+        (local_problem.with(Option::is_none) && matches!(change.value().get(), Some(Ok(()))))
+            .then_some("Password changed. Every other session has been signed out.")
+    };
+
+    view! {
+        <form method="post" novalidate on:submit=on_submit aria-labelledby="password-heading">
+            <label>
+                "Current password"
+                <input
+                    type="password"
+                    name="current_password"
+                    autocomplete="current-password"
+                    required
+                    bind:value=current
+                />
+            </label>
+            <label>
+                "New password"
+                <input
+                    type="password"
+                    name="new_password"
+                    autocomplete="new-password"
+                    required
+                    bind:value=new
+                />
+            </label>
+            {move || problem().map(|message| view! { <p role="alert" class="error">{message}</p> })}
+            // Always there, so screen readers are listening when it fills.
+            <p role="status" class="status">{done}</p>
+            <button type="submit" disabled=move || pending.get()>
+                "Change password"
+            </button>
+        </form>
+    }
+}

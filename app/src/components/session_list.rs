@@ -1,0 +1,211 @@
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use uuid::Uuid;
+
+use crate::api::ClientError;
+use crate::model::SessionInfo;
+
+/// The person's sessions, one per login on one device: this one first and
+/// marked, each other with a button that ends it.
+#[component]
+pub fn SessionList(
+    /// Newest first, as `GET /auth/sessions` answers.
+    sessions: Vec<SessionInfo>,
+    /// Ends a session; its value is the server's answer.
+    revoke: Action<Uuid, Result<(), ClientError>>,
+) -> impl IntoView {
+    let pending = revoke.pending();
+    view! {
+        <ul class="sessions" aria-label="Your sessions">
+            {this_device_first(sessions)
+                .into_iter()
+                .map(|session| {
+                    let device = summarise_user_agent(session.user_agent.as_deref());
+                    let created = format_time(session.created_at);
+                    let revoke_label = format!("Revoke session from {device} created {created}");
+                    let id = session.id;
+                    view! {
+                        <li class="card session">
+                            <p class="session-device">
+                                <span title=session.user_agent.clone().unwrap_or_default()>
+                                    {device}
+                                </span>
+                                {session
+                                    .current
+                                    .then(|| view! { <span class="badge">"This device"</span> })}
+                            </p>
+                            <dl class="session-times">
+                                <dt>"Created"</dt>
+                                <dd>{created}</dd>
+                                <dt>"Last used"</dt>
+                                <dd>{format_time(session.last_used_at)}</dd>
+                                <dt>"Expires"</dt>
+                                <dd>{format_time(session.expires_at)}</dd>
+                            </dl>
+                            {(!session.current)
+                                .then(|| {
+                                    view! {
+                                        <button
+                                            type="button"
+                                            class="secondary"
+                                            aria-label=revoke_label
+                                            disabled=move || pending.get()
+                                            on:click=move |_| {
+                                                revoke.dispatch(id);
+                                            }
+                                        >
+                                            "Revoke"
+                                        </button>
+                                    }
+                                })}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+}
+
+/// This device's session first (it is the one the person looks for), then
+/// the others newest first. Stable, so equal times keep the server's order.
+pub fn this_device_first(mut sessions: Vec<SessionInfo>) -> Vec<SessionInfo> {
+    sessions.sort_by(|a, b| {
+        b.current
+            .cmp(&a.current)
+            .then(b.created_at.cmp(&a.created_at))
+    });
+    sessions
+}
+
+/// A time as people read it, in UTC and saying so: the page is rendered
+/// from the same data wherever it runs, so it never guesses a time zone.
+pub fn format_time(time: DateTime<Utc>) -> String {
+    time.format("%-d %b %Y, %H:%M UTC").to_string()
+}
+
+/// "Firefox on Linux" from a `User-Agent` header: enough to recognise one's
+/// own devices, without the version soup. Unknown parts are left out rather
+/// than guessed.
+pub fn summarise_user_agent(user_agent: Option<&str>) -> String {
+    let agent = user_agent.unwrap_or_default();
+    match (browser(agent), platform(agent)) {
+        (Some(browser), Some(platform)) => format!("{browser} on {platform}"),
+        (Some(browser), None) => browser.to_owned(),
+        (None, Some(platform)) => format!("A browser on {platform}"),
+        (None, None) => "Unknown device".to_owned(),
+    }
+}
+
+/// Order matters: Edge and Opera also say "Chrome", Chrome also says
+/// "Safari", and iOS browsers carry their own marks beside Safari's.
+fn browser(agent: &str) -> Option<&'static str> {
+    const BROWSERS: &[(&str, &str)] = &[
+        ("Edg/", "Edge"),
+        ("EdgiOS/", "Edge"),
+        ("EdgA/", "Edge"),
+        ("OPR/", "Opera"),
+        ("SamsungBrowser/", "Samsung Internet"),
+        ("Firefox/", "Firefox"),
+        ("FxiOS/", "Firefox"),
+        ("CriOS/", "Chrome"),
+        ("Chrome/", "Chrome"),
+        ("Chromium/", "Chromium"),
+    ];
+    BROWSERS
+        .iter()
+        .find(|(mark, _)| agent.contains(mark))
+        .map(|(_, name)| *name)
+        .or_else(|| (agent.contains("Safari/") && agent.contains("Version/")).then_some("Safari"))
+}
+
+/// iOS and Android before macOS and Linux: their agents say "like Mac OS X"
+/// and "Linux" too.
+fn platform(agent: &str) -> Option<&'static str> {
+    const PLATFORMS: &[(&str, &str)] = &[
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Android", "Android"),
+        ("Windows", "Windows"),
+        ("CrOS", "ChromeOS"),
+        ("Macintosh", "macOS"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ];
+    PLATFORMS
+        .iter()
+        .find(|(mark, _)| agent.contains(mark))
+        .map(|(_, name)| *name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+    const FIREFOX_LINUX: &str =
+        "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    const SAFARI_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Safari/605.1.15";
+    const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1";
+    const CHROME_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1";
+    const CHROME_ANDROID: &str = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36";
+    const EDGE_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.2903.86";
+    const HEADLESS_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36";
+
+    fn session(id: u128, current: bool, created_secs: i64) -> SessionInfo {
+        let created_at = DateTime::from_timestamp(created_secs, 0).unwrap();
+        SessionInfo {
+            id: Uuid::from_u128(id),
+            created_at,
+            last_used_at: created_at,
+            expires_at: created_at,
+            user_agent: None,
+            current,
+        }
+    }
+
+    #[test]
+    fn common_browsers_are_named_with_their_platform() {
+        for (agent, expected) in [
+            (CHROME_WINDOWS, "Chrome on Windows"),
+            (FIREFOX_LINUX, "Firefox on Linux"),
+            (SAFARI_MAC, "Safari on macOS"),
+            (SAFARI_IPHONE, "Safari on iOS"),
+            (CHROME_IPHONE, "Chrome on iOS"),
+            (CHROME_ANDROID, "Chrome on Android"),
+            (EDGE_WINDOWS, "Edge on Windows"),
+            (HEADLESS_LINUX, "Chrome on Linux"),
+        ] {
+            assert_eq!(summarise_user_agent(Some(agent)), expected, "{agent}");
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_recognised_is_not_guessed() {
+        assert_eq!(summarise_user_agent(None), "Unknown device");
+        assert_eq!(summarise_user_agent(Some("")), "Unknown device");
+        assert_eq!(summarise_user_agent(Some("curl/8.5.0")), "Unknown device");
+        assert_eq!(
+            summarise_user_agent(Some("SomeApp/1.0 (Linux)")),
+            "A browser on Linux"
+        );
+    }
+
+    #[test]
+    fn this_device_comes_first_then_the_newest() {
+        let ordered = this_device_first(vec![
+            session(1, false, 30),
+            session(2, true, 10),
+            session(3, false, 20),
+        ]);
+        let ids: Vec<_> = ordered.iter().map(|s| s.id.as_u128()).collect();
+        assert_eq!(ids, [2, 1, 3]);
+    }
+
+    #[test]
+    fn times_say_they_are_utc() {
+        let time = DateTime::parse_from_rfc3339("2026-11-23T09:05:59Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(format_time(time), "23 Nov 2026, 09:05 UTC");
+    }
+}
