@@ -154,7 +154,8 @@ test('requests that find the token expired together share one refresh', async ({
   await waitPastAccessLifetime(page);
   const traffic = recordApiTraffic(page);
 
-  // The account page asks for the user and the posts at the same moment.
+  // The account page asks for the user, the posts and the sessions at the
+  // same moment.
   await navbar(page).getByRole('link', { name: email }).click();
   await expect(page).toHaveURL(/\/account$/);
   await expect(page.getByRole('main').getByText(email)).toBeVisible();
@@ -164,8 +165,8 @@ test('requests that find the token expired together share one refresh', async ({
     'POST /auth/refresh 200',
   ]);
   const refresh = traffic.indexOf('POST /auth/refresh 200');
-  expect(traffic.slice(0, refresh).sort()).toEqual(['GET /api/posts 401', 'GET /auth/me 401']);
-  expect(traffic.slice(refresh + 1).sort()).toEqual(['GET /api/posts 200', 'GET /auth/me 200']);
+  expect(traffic.slice(0, refresh).sort()).toEqual(['GET /api/posts 401', 'GET /auth/me 401', 'GET /auth/sessions 401']);
+  expect(traffic.slice(refresh + 1).sort()).toEqual(['GET /api/posts 200', 'GET /auth/me 200', 'GET /auth/sessions 200']);
 });
 
 test('logging out signs out, and protected pages then ask to log in and come back', async ({ page }) => {
