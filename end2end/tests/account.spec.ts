@@ -17,6 +17,19 @@ const FIREFOX_ON_LINUX = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/201001
 const NEW_PASSWORD = 'a different passphrase entirely';
 const DELETE_SESSION = /^DELETE \/auth\/sessions\/[0-9a-f-]{36} 204$/;
 
+/**
+ * What the browser refused under the page's strict CSP (no inline styles or
+ * `style` attributes, scripts only with the nonce); Chromium says so on the
+ * console.
+ */
+function cspViolations(page: Page): string[] {
+  const seen: string[] = [];
+  page.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) seen.push(message.text());
+  });
+  return seen;
+}
+
 function sessionList(page: Page): Locator {
   return page.getByRole('list', { name: 'Your sessions' });
 }
@@ -62,6 +75,7 @@ async function expectNextActionSignsOut(b: Page): Promise<void> {
 
 test('the account page lists both devices, and a revoked one is signed out at its next action', async ({ page, browser }) => {
   const { email, other, b } = await twoDevices(page, browser);
+  const csp = cspViolations(page);
 
   await openAccount(page);
   await expect(sessions(page)).toHaveCount(2);
@@ -104,11 +118,13 @@ test('the account page lists both devices, and a revoked one is signed out at it
   await hydrated(page);
   await expectSignedIn(page, email);
   await expect(sessions(page)).toHaveCount(1);
+  expect(csp).toEqual([]);
   await other.close();
 });
 
 test('changing the password keeps this device and signs out the others, which then need the new one', async ({ page, browser }) => {
   const { email, other, b } = await twoDevices(page, browser);
+  const csp = cspViolations(page);
   await openAccount(page);
   await expect(sessions(page)).toHaveCount(2);
 
@@ -152,11 +168,13 @@ test('changing the password keeps this device and signs out the others, which th
   await hydrated(page);
   await expectSignedIn(page, email);
   await expect(sessions(page)).toHaveCount(2);
+  expect(csp).toEqual([]);
   await other.close();
 });
 
 test('"Log out everywhere" signs out this tab, its other tab at once, and the other device at its next action', async ({ page, browser }) => {
   const { email, other, b } = await twoDevices(page, browser);
+  const csp = cspViolations(page);
   const secondTab = await page.context().newPage();
   await secondTab.goto('/posts');
   await hydrated(secondTab);
@@ -184,11 +202,13 @@ test('"Log out everywhere" signs out this tab, its other tab at once, and the ot
 
   // The other device finds out at its next action after its token expired.
   await expectNextActionSignsOut(b);
+  expect(csp).toEqual([]);
   await other.close();
 });
 
 test('a wrong current password shows the server refusal and changes nothing; a weak new one is refused before sending', async ({ page, browser, request }) => {
   const { email, other, b } = await twoDevices(page, browser);
+  const csp = cspViolations(page);
   await openAccount(page);
   await expect(sessions(page)).toHaveCount(2);
   const traffic = recordApiTraffic(page);
@@ -224,5 +244,6 @@ test('a wrong current password shows the server refusal and changes nothing; a w
   await expectSignedIn(b, email);
   const login = await request.post('/auth/login', { data: { email, password: PASSWORD } });
   expect(login.status()).toBe(200);
+  expect(csp).toEqual([]);
   await other.close();
 });
