@@ -1,6 +1,7 @@
 //! The load benchmark. Starts the release server on 127.0.0.1 with a fresh
-//! database, measures each auth path for a fixed window after a warm-up, and
-//! prints every figure as a ratio to a ceiling measured in the same run: the
+//! database, measures each auth path for a fixed window after a warm-up, in
+//! interleaved rounds, and prints every figure as a ratio to a ceiling
+//! measured in the same run: the
 //! server's cheapest routes, and for login the time of one argon2id hash
 //! times the cores the server may use. Also the server's peak memory, the
 //! time to first byte of a signed-in page, and the size of the WASM and JS.
