@@ -184,7 +184,9 @@ impl ApiClient {
 
     /// `GET /auth/sessions`: this person's live sessions, newest first.
     pub async fn sessions(self) -> Result<Vec<SessionInfo>, ClientError> {
-        let response = self.send(ApiRequest::get("/auth/sessions")).await?;
+        let response = self
+            .send_checking_session(ApiRequest::get("/auth/sessions"))
+            .await?;
         Ok(decode::<SessionsResponse>(&response)?.sessions)
     }
 
@@ -192,7 +194,7 @@ impl ApiClient {
     /// That device finds out at its next refresh.
     pub async fn revoke_session(self, id: Uuid) -> Result<(), ClientError> {
         let response = self
-            .send(ApiRequest::delete(format!("/auth/sessions/{id}")))
+            .send_checking_session(ApiRequest::delete(format!("/auth/sessions/{id}")))
             .await?;
         expect_success(&response)
     }
@@ -201,7 +203,9 @@ impl ApiClient {
     /// included, and signs this tab and the others out. Sent through the
     /// refreshing path: it needs a live access token, unlike `/auth/logout`.
     pub async fn logout_all(self) -> Result<(), ClientError> {
-        let response = self.send(ApiRequest::post("/auth/logout-all")).await?;
+        let response = self
+            .send_checking_session(ApiRequest::post("/auth/logout-all"))
+            .await?;
         expect_success(&response)?;
         self.auth.apply(AuthEvent::LoggedOut);
         Ok(())
@@ -212,13 +216,20 @@ impl ApiClient {
     /// expired token, so it is never refreshed away.
     pub async fn change_password(self, change: ChangePassword) -> Result<(), ClientError> {
         let response = self
-            .send(ApiRequest::post_json("/auth/password", &change))
+            .send_checking_session(ApiRequest::post_json("/auth/password", &change))
             .await?;
         expect_success(&response)
     }
 
     async fn send(self, request: ApiRequest) -> Result<RawResponse, ClientError> {
         client().send(&request, &self.auth).await
+    }
+
+    /// For the account endpoints, which also check that this session is
+    /// live: finding it revoked signs this tab (and the others) out at once,
+    /// rather than when the access token expires.
+    async fn send_checking_session(self, request: ApiRequest) -> Result<RawResponse, ClientError> {
+        client().send_checking_session(&request, &self.auth).await
     }
 }
 

@@ -274,6 +274,28 @@ impl<T: Transport> Client<T> {
         self.transport.send(request).await
     }
 
+    /// Like [`Client::send`], for the endpoints that also check that the
+    /// token's session is live (sessions, logout-all, password). Their
+    /// `401 invalid_token` usually means the session was revoked elsewhere
+    /// while its access token was still good: a refresh settles it, ending the
+    /// session here too ([`ClientError::SessionEnded`]), or, if the session
+    /// lives and the token was merely bad, trying once more with a new one.
+    pub async fn send_checking_session(
+        &self,
+        request: &ApiRequest,
+        hooks: &impl SessionHooks,
+    ) -> Result<RawResponse, ClientError> {
+        let epoch = self.gate.epoch();
+        let response = self.transport.send(request).await?;
+        let session_in_doubt =
+            response.status == 401 && response.api_error().error == ErrorCode::InvalidToken;
+        if !session_in_doubt && !wants_refresh(&response, hooks.believed_signed_in()) {
+            return Ok(response);
+        }
+        self.refresh_since(epoch, hooks).await?;
+        self.transport.send(request).await
+    }
+
     async fn refresh_since(&self, epoch: u64, hooks: &impl SessionHooks) -> RefreshOutcome {
         let transport = self.transport.clone();
         let hooks = hooks.clone();
@@ -530,6 +552,65 @@ mod tests {
         assert_eq!(result, Err(ClientError::SessionEnded));
         assert_eq!(script.log(), ["/api/posts", "/auth/refresh"]);
         assert_eq!(*hooks.outcomes.borrow(), [Err(ClientError::SessionEnded)]);
+    }
+
+    #[test]
+    fn an_invalid_token_where_the_session_is_checked_is_settled_by_a_refresh() {
+        // Arrange: the session was revoked elsewhere; its access token is
+        // still good, but the sessions endpoint checks the session.
+        let script = Script::default()
+            .answer("/auth/sessions", [error(401, "invalid_token", None)])
+            .answer("/auth/refresh", [error(401, "invalid_refresh_token", None)]);
+        let client = Client::new(script.clone());
+        let hooks = Hooks::default();
+
+        // Act
+        let result =
+            block_on(client.send_checking_session(&ApiRequest::get("/auth/sessions"), &hooks));
+
+        // Assert
+        assert_eq!(result, Err(ClientError::SessionEnded));
+        assert_eq!(script.log(), ["/auth/sessions", "/auth/refresh"]);
+        assert_eq!(*hooks.outcomes.borrow(), [Err(ClientError::SessionEnded)]);
+    }
+
+    #[test]
+    fn a_bad_token_of_a_live_session_is_replaced_and_the_request_sent_again() {
+        let script = Script::default()
+            .answer(
+                "/auth/sessions",
+                [error(401, "invalid_token", None), ok(r#"{"sessions":[]}"#)],
+            )
+            .answer("/auth/refresh", [refreshed()]);
+        let client = Client::new(script.clone());
+
+        let response = block_on(
+            client.send_checking_session(&ApiRequest::get("/auth/sessions"), &Hooks::default()),
+        )
+        .unwrap();
+
+        assert_eq!(response.status, 200);
+        assert_eq!(
+            script.log(),
+            ["/auth/sessions", "/auth/refresh", "/auth/sessions"]
+        );
+    }
+
+    #[test]
+    fn only_the_session_checking_send_refreshes_on_an_invalid_token() {
+        let script = Script::default()
+            .answer("/api/posts", [error(401, "invalid_token", None)])
+            .answer("/auth/password", [error(401, "invalid_credentials", None)]);
+        let client = Client::new(script.clone());
+        let hooks = Hooks::default();
+
+        let posts = block_on(client.send(&ApiRequest::get("/api/posts"), &hooks)).unwrap();
+        let password =
+            block_on(client.send_checking_session(&ApiRequest::post("/auth/password"), &hooks))
+                .unwrap();
+
+        assert_eq!((posts.status, password.status), (401, 401));
+        assert_eq!(script.log(), ["/api/posts", "/auth/password"]);
     }
 
     #[test]
