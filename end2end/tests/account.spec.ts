@@ -122,6 +122,43 @@ test('the account page lists both devices, and a revoked one is signed out at it
   await other.close();
 });
 
+test('a device whose session was revoked cannot manage the account: it is signed out at once', async ({ page, browser }) => {
+  const { email, other, b } = await twoDevices(page, browser);
+  await openAccount(b);
+  await expect(sessions(b)).toHaveCount(2);
+  await openAccount(page);
+  await expect(sessions(page)).toHaveCount(2);
+
+  // B gets a fresh access token, then A revokes B's session: for the next
+  // few seconds B's token is still good, but its session is over.
+  expect((await b.request.post('/auth/refresh')).status()).toBe(200);
+  await sessions(page)
+    .filter({ hasText: 'Firefox on Linux' })
+    .getByRole('button', { name: /^Revoke session from Firefox on Linux/ })
+    .click();
+  await expect(sessions(page)).toHaveCount(1);
+
+  // B tries to end A's session from its stale page. The server refuses (its
+  // session is gone), the refresh that follows is refused too, and B is sent
+  // to log in, with the way back here.
+  const bTraffic = recordApiTraffic(b);
+  await sessions(b)
+    .filter({ hasText: 'Chrome on Windows' })
+    .getByRole('button', { name: /^Revoke session from Chrome on Windows/ })
+    .click();
+  await expect(b).toHaveURL(/\/login\?next=\/account$/);
+  await expectSignedOut(b);
+  expect(bTraffic).toEqual([expect.stringMatching(/^DELETE \/auth\/sessions\/[0-9a-f-]{36} 401$/), 'POST /auth/refresh 401']);
+
+  // A's session was not touched.
+  await page.reload();
+  await hydrated(page);
+  await expectSignedIn(page, email);
+  await expect(sessions(page)).toHaveCount(1);
+  await expect(sessions(page)).toContainText('This device');
+  await other.close();
+});
+
 test('changing the password keeps this device and signs out the others, which then need the new one', async ({ page, browser }) => {
   const { email, other, b } = await twoDevices(page, browser);
   const csp = cspViolations(page);
