@@ -159,6 +159,28 @@ test('a device whose session was revoked cannot manage the account: it is signed
   await other.close();
 });
 
+test('revoking a session that already ended elsewhere just brings the list up to date', async ({ page, browser }) => {
+  const { email, other, b } = await twoDevices(page, browser);
+  await openAccount(page);
+  await expect(sessions(page)).toHaveCount(2);
+
+  // B logs out by itself while A's list still shows it.
+  await b.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Log out' }).click();
+  await expectSignedOut(b);
+
+  const traffic = recordApiTraffic(page);
+  await sessions(page)
+    .filter({ hasText: 'Firefox on Linux' })
+    .getByRole('button', { name: /^Revoke session from Firefox on Linux/ })
+    .click();
+  await expect(sessions(page)).toHaveCount(1);
+  await expect(sessions(page)).toContainText('This device');
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  expect(traffic.some((entry) => /^DELETE \/auth\/sessions\/[0-9a-f-]{36} 204$/.test(entry))).toBe(true);
+  await expectSignedIn(page, email);
+  await other.close();
+});
+
 test('changing the password keeps this device and signs out the others, which then need the new one', async ({ page, browser }) => {
   const { email, other, b } = await twoDevices(page, browser);
   const csp = cspViolations(page);

@@ -3,9 +3,9 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use uuid::Uuid;
 
-use crate::api::use_api;
+use crate::api::{ClientError, use_api};
 use crate::components::{ChangePasswordForm, SessionList};
-use crate::model::ChangePassword;
+use crate::model::{ChangePassword, ErrorCode};
 
 /// Who you are, as the server says right now, what you have written, where
 /// you are signed in, and the ways to end those sessions or change the
@@ -34,7 +34,12 @@ pub fn AccountPage() -> impl IntoView {
     let revoke = Action::new_local(move |id: &Uuid| {
         let id = *id;
         async move {
-            let answer = api.revoke_session(id).await;
+            let answer = match api.revoke_session(id).await {
+                // Gone already (it expired, or another device ended it): what
+                // the person asked for is true, and the list was stale.
+                Err(ClientError::Api(error)) if error.error == ErrorCode::NotFound => Ok(()),
+                answer => answer,
+            };
             if answer.is_ok() {
                 sessions_changed.notify();
             }
