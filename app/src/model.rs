@@ -34,18 +34,37 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
-/// Body of `POST /auth/register` and `POST /auth/login`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Body of `POST /auth/register` and `POST /auth/login`. `Debug` leaves the
+/// password out, so logging a request body can never leak it.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Credentials {
     pub email: String,
     pub password: String,
 }
 
-/// Body of `POST /auth/password`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Body of `POST /auth/password`. `Debug` shows neither password.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct ChangePassword {
     pub current_password: String,
     pub new_password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ChangePassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangePassword")
+            .field("current_password", &"<redacted>")
+            .field("new_password", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Body of `POST /api/posts`.
@@ -143,6 +162,23 @@ mod tests {
         let body = ApiError::new(ErrorCode::RefreshTokenReused, "x");
         let json = serde_json::to_value(&body).unwrap();
         assert_eq!(json["error"], "refresh_token_reused");
+    }
+
+    #[test]
+    fn request_bodies_never_show_passwords_in_debug_output() {
+        let login = Credentials {
+            email: "ada@example.com".into(),
+            password: "hunter2-but-longer".into(),
+        };
+        let change = ChangePassword {
+            current_password: "old-secret-value".into(),
+            new_password: "new-secret-value".into(),
+        };
+        let shown = format!("{login:?} {change:?}");
+        assert!(shown.contains("ada@example.com"));
+        for secret in ["hunter2", "old-secret", "new-secret"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 
     #[test]
