@@ -2,25 +2,35 @@
 //! (tens of milliseconds), so it runs on the blocking pool, and a semaphore
 //! keeps a burst of logins from occupying every thread at once.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context;
 use app::domain::Password;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{
+    Output, ParamsString, PasswordHash, PasswordVerifier as _, SaltString,
+};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use subtle::ConstantTimeEq as _;
 use tokio::sync::Semaphore;
 
 /// OWASP's first argon2id recommendation: 19 MiB, 2 passes, 1 lane.
 const MEMORY_KIB: u32 = 19_456;
 const ITERATIONS: u32 = 2;
 const PARALLELISM: u32 = 1;
+/// argon2's default output length, the one every stored hash has.
+const OUTPUT_LEN: usize = Params::DEFAULT_OUTPUT_LEN;
 
 /// Hashes and verifies passwords; cheap to clone.
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    /// One argon2 working memory (19 MiB) per permit, reused from hash to
+    /// hash. Allocating it afresh for each hash made glibc serve it from
+    /// per-thread arenas that fragmented and stayed resident (hundreds of
+    /// MiB under a login burst), and faulting in fresh pages costs time.
+    memory: Arc<MemoryPool>,
     /// A hash of a random password made with our parameters at start. Logins
     /// for unknown emails verify against it, so they take as long as logins
     /// with a wrong password and do not reveal which accounts exist.
@@ -31,18 +41,21 @@ impl PasswordHasher {
     /// Allows as many hashes at once as there are cores.
     pub fn new() -> anyhow::Result<Self> {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let memory = Arc::new(MemoryPool::new(params()?.block_count()));
         let mut random = [0u8; 32];
         getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("OS random generator: {e}"))?;
-        let dummy_hash = hash_blocking(&URL_SAFE_NO_PAD.encode(random))?;
+        let dummy_hash = hash_blocking(&URL_SAFE_NO_PAD.encode(random), &mut memory.take())?;
         Ok(Self {
             permits: Arc::new(Semaphore::new(cores)),
+            memory,
             dummy_hash: dummy_hash.into(),
         })
     }
 
     /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`) for storing.
     pub async fn hash(&self, password: Password) -> anyhow::Result<String> {
-        self.run(move || hash_blocking(password.expose())).await?
+        self.run(move |memory| hash_blocking(password.expose(), memory))
+            .await?
     }
 
     /// Whether `password` matches `stored`; with no stored hash (unknown
@@ -51,54 +64,180 @@ impl PasswordHasher {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         let matches = self
-            .run(move || verify_blocking(&password, &hash))
+            .run(move |memory| verify_blocking(&password, &hash, memory))
             .await??;
         Ok(known && matches)
     }
 
+    /// Runs `work` on the blocking pool under a permit, with a working
+    /// memory from the pool; the memory goes back when the work ends,
+    /// however it ends (the guard's `Drop` also runs on a panic).
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut [Block]) -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .context("password hashing semaphore closed")?;
+        let memory = Arc::clone(&self.memory);
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            span.in_scope(work)
+            let mut blocks = memory.take();
+            span.in_scope(|| work(&mut blocks))
         })
         .await
         .context("password hashing task failed")
     }
 }
 
-fn argon2() -> anyhow::Result<Argon2<'static>> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
-        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+/// Free argon2 working memories. At most one is out per permit, so the pool
+/// never holds more than there are permits (plus none: `new` puts its one
+/// back before any permit exists).
+struct MemoryPool {
+    free: Mutex<Vec<Box<[Block]>>>,
+    blocks: usize,
 }
 
-fn hash_blocking(password: &str) -> anyhow::Result<String> {
+impl MemoryPool {
+    fn new(blocks: usize) -> Self {
+        Self {
+            free: Mutex::new(Vec::new()),
+            blocks,
+        }
+    }
+
+    /// A free memory, or a new one when all are out. argon2 overwrites
+    /// every block on its first pass, so a used memory needs no clearing.
+    fn take(&self) -> PooledBlocks<'_> {
+        let reused = self
+            .free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let blocks = reused.unwrap_or_else(|| vec![Block::new(); self.blocks].into_boxed_slice());
+        PooledBlocks {
+            pool: self,
+            blocks: Some(blocks),
+        }
+    }
+}
+
+/// A memory taken from the pool; dropping it puts it back.
+struct PooledBlocks<'a> {
+    pool: &'a MemoryPool,
+    blocks: Option<Box<[Block]>>,
+}
+
+impl std::ops::Deref for PooledBlocks<'_> {
+    type Target = [Block];
+
+    fn deref(&self) -> &[Block] {
+        self.blocks.as_deref().unwrap_or_default()
+    }
+}
+
+impl std::ops::DerefMut for PooledBlocks<'_> {
+    fn deref_mut(&mut self) -> &mut [Block] {
+        self.blocks.as_deref_mut().unwrap_or_default()
+    }
+}
+
+impl Drop for PooledBlocks<'_> {
+    fn drop(&mut self) {
+        if let Some(blocks) = self.blocks.take() {
+            self.pool
+                .free
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(blocks);
+        }
+    }
+}
+
+fn params() -> anyhow::Result<Params> {
+    Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
+        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))
+}
+
+fn argon2() -> anyhow::Result<Argon2<'static>> {
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params()?))
+}
+
+/// The same PHC string as `argon2::PasswordHasher::hash_password` makes,
+/// computed in `memory`.
+fn hash_blocking(password: &str, memory: &mut [Block]) -> anyhow::Result<String> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("OS random generator: {e}"))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("argon2 salt: {e}"))?;
-    let hash = argon2()?
-        .hash_password(password.as_bytes(), &salt)
+    let salt_string =
+        SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("argon2 salt: {e}"))?;
+    let argon2 = argon2()?;
+    let mut out = [0u8; OUTPUT_LEN];
+    argon2
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory)
         .map_err(|e| anyhow::anyhow!("argon2 hashing: {e}"))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params())
+            .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?,
+        salt: Some(salt_string.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("argon2 output: {e}"))?),
+    };
     Ok(hash.to_string())
 }
 
 /// The parameters come from the PHC string, so hashes made with older
-/// parameters still verify.
-fn verify_blocking(password: &str, stored: &str) -> anyhow::Result<bool> {
+/// parameters still verify: those at our parameters in `memory`, any other
+/// through argon2's own (allocating) verifier.
+fn verify_blocking(password: &str, stored: &str, memory: &mut [Block]) -> anyhow::Result<bool> {
     let parsed = PasswordHash::new(stored).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
+    if let Some(result) = verify_in_memory(password, &parsed, memory) {
+        return result;
+    }
     match argon2()?.verify_password(password.as_bytes(), &parsed) {
         Ok(()) => Ok(true),
         Err(argon2::password_hash::Error::Password) => Ok(false),
         Err(e) => Err(anyhow::anyhow!("argon2 verification: {e}")),
     }
+}
+
+/// `None` unless `parsed` is argon2id v19 at exactly our m, t and p (no
+/// secret key id or associated data), whose working memory is the size of
+/// `memory`.
+fn verify_in_memory(
+    password: &str,
+    parsed: &PasswordHash<'_>,
+    memory: &mut [Block],
+) -> Option<anyhow::Result<bool>> {
+    if parsed.algorithm != Algorithm::Argon2id.ident()
+        || parsed.version != Some(Version::V0x13.into())
+    {
+        return None;
+    }
+    let params = Params::try_from(parsed).ok()?;
+    if params.m_cost() != MEMORY_KIB
+        || params.t_cost() != ITERATIONS
+        || params.p_cost() != PARALLELISM
+        || !params.keyid().is_empty()
+        || !params.data().is_empty()
+        || params.block_count() != memory.len()
+    {
+        return None;
+    }
+    let expected = parsed.hash?;
+    let mut salt = [0u8; 64];
+    let salt = parsed.salt?.decode_b64(&mut salt).ok()?;
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let out = &mut out[..expected.len()];
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    Some(
+        argon2
+            .hash_password_into_with_memory(password.as_bytes(), salt, out, memory)
+            .map(|()| bool::from(out.ct_eq(expected.as_bytes())))
+            .map_err(|e| anyhow::anyhow!("argon2 verification: {e}")),
+    )
 }
 
 #[cfg(test)]
@@ -137,6 +276,134 @@ mod tests {
     async fn an_unknown_user_never_verifies() {
         let hasher = PasswordHasher::new().unwrap();
         assert!(!hasher.verify("anything at all".into(), None).await.unwrap());
+    }
+
+    /// A hash made by the argon2 crate's own `PasswordHasher`.
+    fn plain_argon2_hash(password: &str) -> String {
+        use argon2::password_hash::PasswordHasher as _;
+        let salt = SaltString::encode_b64(b"sixteen byte salt").unwrap();
+        argon2()
+            .unwrap()
+            .hash_password(password.as_bytes(), &salt)
+            .unwrap()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_hash_of_the_plain_argon2_crate_verifies_through_the_pooled_memory() {
+        let hasher = PasswordHasher::new().unwrap();
+        let hash = plain_argon2_hash("correct horse battery");
+        let parsed = PasswordHash::new(&hash).unwrap();
+        let mut memory = hasher.memory.take();
+
+        assert_eq!(
+            verify_in_memory("correct horse battery", &parsed, &mut memory).map(Result::unwrap),
+            Some(true)
+        );
+        assert_eq!(
+            verify_in_memory("correct horse batterY", &parsed, &mut memory).map(Result::unwrap),
+            Some(false)
+        );
+        drop(memory);
+        assert!(
+            hasher
+                .verify("correct horse battery".into(), Some(hash))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pooled_hash_verifies_through_the_plain_argon2_crate() {
+        let hasher = PasswordHasher::new().unwrap();
+        let hash = hasher
+            .hash(Password::parse("correct horse battery").unwrap())
+            .await
+            .unwrap();
+        let parsed = PasswordHash::new(&hash).unwrap();
+        assert!(
+            argon2()
+                .unwrap()
+                .verify_password(b"correct horse battery", &parsed)
+                .is_ok()
+        );
+        assert!(
+            argon2()
+                .unwrap()
+                .verify_password(b"correct horse battery?", &parsed)
+                .is_err()
+        );
+        // The same salt gives the very same string both ways.
+        let mut memory = hasher.memory.take();
+        let salt = parsed.salt.unwrap();
+        let mut salt_bytes = [0u8; 64];
+        let salt_bytes = salt.decode_b64(&mut salt_bytes).unwrap();
+        let plain = {
+            use argon2::password_hash::PasswordHasher as _;
+            argon2()
+                .unwrap()
+                .hash_password(b"correct horse battery", salt)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(plain, hash);
+        let mut out = [0u8; OUTPUT_LEN];
+        argon2()
+            .unwrap()
+            .hash_password_into_with_memory(
+                b"correct horse battery",
+                salt_bytes,
+                &mut out,
+                &mut *memory,
+            )
+            .unwrap();
+        assert_eq!(&out[..], parsed.hash.unwrap().as_bytes());
+    }
+
+    #[tokio::test]
+    async fn hashes_at_other_parameters_still_verify() {
+        use argon2::password_hash::PasswordHasher as _;
+        let hasher = PasswordHasher::new().unwrap();
+        let salt = SaltString::encode_b64(b"sixteen byte salt").unwrap();
+        let other = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8_192, 1, 1, None).unwrap(),
+        );
+        let hash = other
+            .hash_password(b"correct horse battery", &salt)
+            .unwrap()
+            .to_string();
+        let mut memory = hasher.memory.take();
+        assert!(verify_in_memory("x", &PasswordHash::new(&hash).unwrap(), &mut memory).is_none());
+        drop(memory);
+        assert!(
+            hasher
+                .verify("correct horse battery".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify("wrong one!".into(), Some(hash))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn the_memory_goes_back_to_the_pool_even_on_a_panic() {
+        let pool = MemoryPool::new(8);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _memory = pool.take();
+            panic!("hashing failed");
+        }));
+        assert!(result.is_err());
+        assert_eq!(pool.free.lock().unwrap().len(), 1);
+        let (first, second) = (pool.take(), pool.take());
+        assert_eq!((first.len(), second.len()), (8, 8));
+        drop((first, second));
+        assert_eq!(pool.free.lock().unwrap().len(), 2);
     }
 
     #[test]
