@@ -7,6 +7,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -174,34 +175,22 @@ impl TokenService {
     }
 }
 
-/// HMAC-SHA256 (RFC 2104) with the key absorbed once: the inner and outer
-/// hash states after the padded key, cloned for each message. The same MAC
-/// jsonwebtoken's HS256 computes (the tests check one against the other).
+/// HMAC-SHA256 keyed once at start; each check clones the keyed state instead
+/// of absorbing the key again, which is the per-call work jsonwebtoken does.
+/// The same MAC as jsonwebtoken's HS256 (the tests check one against the other).
 #[derive(Clone)]
-struct HmacSha256 {
-    inner: Sha256,
-    outer: Sha256,
-}
+struct HmacSha256(Hmac<Sha256>);
 
 impl HmacSha256 {
-    const BLOCK: usize = 64;
-
     fn new(key: &[u8]) -> Self {
-        let mut block = [0u8; Self::BLOCK];
-        if key.len() > Self::BLOCK {
-            block[..32].copy_from_slice(&Sha256::digest(key));
-        } else {
-            block[..key.len()].copy_from_slice(key);
-        }
-        Self {
-            inner: Sha256::new_with_prefix(block.map(|b| b ^ 0x36)),
-            outer: Sha256::new_with_prefix(block.map(|b| b ^ 0x5c)),
-        }
+        // HMAC takes keys of any length; this never fails.
+        Self(<Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key length"))
     }
 
     fn sign(&self, message: &[u8]) -> [u8; 32] {
-        let inner = self.inner.clone().chain_update(message).finalize();
-        self.outer.clone().chain_update(inner).finalize().into()
+        let mut mac = self.0.clone();
+        mac.update(message);
+        mac.finalize().into_bytes().into()
     }
 }
 
