@@ -60,6 +60,27 @@ pub struct StoredCredentials {
     pub password_hash: String,
 }
 
+/// The flat row both credential queries select.
+struct CredentialsRow {
+    id: Uuid,
+    email: String,
+    password_hash: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<CredentialsRow> for StoredCredentials {
+    fn from(row: CredentialsRow) -> Self {
+        Self {
+            user: User {
+                id: row.id,
+                email: row.email,
+                created_at: row.created_at,
+            },
+            password_hash: row.password_hash,
+        }
+    }
+}
+
 /// A refresh token as stored, with the state of its session.
 #[derive(Clone, Debug)]
 pub struct StoredRefreshToken {
@@ -156,21 +177,15 @@ pub async fn find_credentials_by_email(
     pool: &SqlitePool,
     email: &str,
 ) -> Result<Option<StoredCredentials>> {
-    let row = sqlx::query!(
+    let row = sqlx::query_as!(
+        CredentialsRow,
         r#"select id as "id: Uuid", email, password_hash, created_at as "created_at: DateTime<Utc>"
            from users where email = ?"#,
         email,
     )
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|row| StoredCredentials {
-        user: User {
-            id: row.id,
-            email: row.email,
-            created_at: row.created_at,
-        },
-        password_hash: row.password_hash,
-    }))
+    Ok(row.map(StoredCredentials::from))
 }
 
 /// One primary-key read.
@@ -415,7 +430,8 @@ pub async fn find_credentials_of_live_session(
     session_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<StoredCredentials>> {
-    let row = sqlx::query!(
+    let row = sqlx::query_as!(
+        CredentialsRow,
         r#"select u.id as "id: Uuid", u.email, u.password_hash,
                   u.created_at as "created_at: DateTime<Utc>"
            from users u join sessions s on s.user_id = u.id
@@ -426,14 +442,7 @@ pub async fn find_credentials_of_live_session(
     )
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|row| StoredCredentials {
-        user: User {
-            id: row.id,
-            email: row.email,
-            created_at: row.created_at,
-        },
-        password_hash: row.password_hash,
-    }))
+    Ok(row.map(StoredCredentials::from))
 }
 
 /// Why a password change was not stored.
