@@ -7,6 +7,7 @@ pub mod components;
 pub mod domain;
 pub mod model;
 pub mod pages;
+pub mod server_context;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
