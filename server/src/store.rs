@@ -581,6 +581,84 @@ pub async fn list_posts_of_user(pool: &SqlitePool, user_id: Uuid) -> Result<Vec<
     .await?)
 }
 
+// --- added by abuse ---
+
+/// Revokes the user's least recently used live sessions beyond the newest
+/// `keep` (`MAX_SESSIONS_PER_USER`); returns how many. Run after a login
+/// has stored its session, which is then the most recently used.
+#[tracing::instrument(name = "Revoke sessions beyond the cap", skip(pool, now))]
+pub async fn revoke_sessions_beyond(
+    pool: &SqlitePool,
+    user_id: Uuid,
+    keep: u32,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let keep = i64::from(keep);
+    Ok(sqlx::query!(
+        "update sessions set revoked_at = ?
+         where id in (
+             select id from sessions
+             where user_id = ? and revoked_at is null and expires_at > ?
+             order by last_used_at desc, created_at desc, rowid desc
+             limit -1 offset ?
+         )",
+        now,
+        user_id,
+        now,
+        keep,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// Deletes up to `batch` expired refresh tokens, in one short statement of
+/// its own so that writers wait behind at most one batch.
+#[tracing::instrument(name = "Delete a batch of expired tokens", skip(pool, now))]
+pub async fn delete_expired_tokens(
+    pool: &SqlitePool,
+    now: DateTime<Utc>,
+    batch: u32,
+) -> Result<u64> {
+    let batch = i64::from(batch);
+    Ok(sqlx::query!(
+        "delete from refresh_tokens where rowid in (
+             select rowid from refresh_tokens where expires_at <= ? limit ?
+         )",
+        now,
+        batch,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// Deletes up to `batch` revoked or expired sessions (their tokens go with
+/// them), in one short statement of its own.
+#[tracing::instrument(name = "Delete a batch of dead sessions", skip(pool, now))]
+pub async fn delete_dead_sessions(
+    pool: &SqlitePool,
+    now: DateTime<Utc>,
+    batch: u32,
+) -> Result<u64> {
+    let batch = i64::from(batch);
+    Ok(sqlx::query!(
+        "delete from sessions where rowid in (
+             select rowid from sessions where revoked_at is not null
+             union
+             select rowid from sessions where expires_at <= ?
+             limit ?
+         )",
+        now,
+        batch,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+// --- end of added by abuse ---
+
 #[cfg(test)]
 mod tests {
     use chrono::Duration;

@@ -3,12 +3,10 @@
 //! with, for server-side rendering.
 
 use std::borrow::Cow;
-use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use app::auth::{AuthState, ServerAuth};
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts, Request, State};
+use axum::extract::{FromRef, FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
@@ -77,23 +75,9 @@ fn access_cookie(headers: &HeaderMap) -> Option<Cow<'_, str>> {
         .map(Cow::Borrowed)
 }
 
-/// The TCP peer's address, when the server runs with connect info (it
-/// always does; a router driven in-process has none). Never rejects.
-#[derive(Clone, Copy, Debug)]
-pub struct PeerAddress(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for PeerAddress {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(peer)| peer.ip()),
-        ))
-    }
-}
+/// The client's address (the TCP peer, or behind `TRUSTED_PROXIES` the
+/// address they forwarded); the old name of [`ClientAddress`].
+pub use crate::client_addr::ClientAddress as PeerAddress;
 
 /// Middleware for page routes: works out who is signed in and leaves it in
 /// the request's extensions as [`ServerAuth`], where the rendering context

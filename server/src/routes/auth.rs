@@ -12,12 +12,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum_extra::extract::CookieJar;
 use chrono::Utc;
+use std::time::Instant;
 use uuid::Uuid;
 
 use crate::auth::cookies::presented_refresh_token;
-use crate::auth::extractor::{AuthUser, PeerAddress};
+use crate::auth::extractor::AuthUser;
 use crate::auth::sessions::RefreshOutcome;
-use crate::auth::throttle::ThrottleKey;
+use crate::auth::throttle::{ThrottleKey, login_keys};
+use crate::client_addr::ClientAddress;
 use crate::error::{AppJson, Error, Result};
 use crate::state::AppState;
 use crate::store::{self, PasswordChange};
@@ -41,6 +43,7 @@ const MAX_USER_AGENT_CHARS: usize = 256;
 
 async fn register(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     jar: CookieJar,
     AppJson(credentials): AppJson<Credentials>,
@@ -48,7 +51,21 @@ async fn register(
     let email = Email::parse(&credentials.email).map_err(|e| Error::InvalidEmail(e.to_string()))?;
     let password =
         Password::parse(&credentials.password).map_err(|e| Error::WeakPassword(e.to_string()))?;
-    let password_hash = state.passwords.hash(password).await?;
+    // Abuse: each registration costs a hash; they are limited per address.
+    let address: Vec<_> = client.map(ThrottleKey::address).into_iter().collect();
+    let attempt = state
+        .throttle
+        .registrations
+        .begin(&address, Instant::now())
+        .map_err(|retry_after| Error::RateLimited { retry_after })?;
+    let password_hash = match state.passwords.hash(password).await {
+        Err(busy @ Error::ServerBusy { .. }) => {
+            attempt.take_back();
+            return Err(busy);
+        }
+        hashed => hashed?,
+    };
+    drop(attempt);
     let now = Utc::now();
     let user = app::model::User {
         id: Uuid::new_v4(),
@@ -57,26 +74,37 @@ async fn register(
     };
     let (session, tokens) = state.sessions.prepare(user.id, user_agent(&headers), now)?;
     store::create_user_with_session(&state.pool, &user, &password_hash, &session).await?;
+    let device = state.devices.read(&jar);
     let jar = state
         .cookies
         .set_both(jar, tokens.access_token, &tokens.refresh_token);
+    let jar = state.devices.remember(jar, &user.email, device)?;
     Ok((StatusCode::CREATED, jar, AppJson(UserResponse { user })))
 }
 
 async fn login(
     State(state): State<AppState>,
-    PeerAddress(peer): PeerAddress,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     jar: CookieJar,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<(CookieJar, AppJson<UserResponse>)> {
     let email = Email::parse(&credentials.email).ok();
-    let mut keys = vec![ThrottleKey::account(&credentials.email)];
-    keys.extend(peer.map(ThrottleKey::address));
+    // Abuse: a device that has signed in to this account before is counted
+    // on its own failures instead of the account's (see `auth::device`).
+    let device = state.devices.read(&jar);
+    let remembered = state.devices.remembered_for(&jar, &credentials.email);
+    let keys = login_keys(client, &credentials.email, remembered);
     let attempt = state
         .throttle
-        .begin(keys)
+        .logins
+        .begin(&keys, Instant::now())
         .map_err(|retry_after| Error::RateLimited { retry_after })?;
+    if !settable_length(&credentials.password) {
+        // Wrong for every account, so not a guess: not counted.
+        attempt.take_back();
+        return Err(Error::InvalidCredentials);
+    }
 
     // An implausible email cannot have an account, but it is checked against
     // the dummy hash all the same so that every failure takes as long. A
@@ -87,20 +115,30 @@ async fn login(
         None => None,
     };
     let (user, hash) = stored.map_or((None, None), |s| (Some(s.user), Some(s.password_hash)));
-    let verified = settable_length(&credentials.password)
-        && state.passwords.verify(credentials.password, hash).await?;
+    let verified = match state.passwords.verify(credentials.password, hash).await {
+        // Refused before any hashing: not a guess, so not counted.
+        Err(busy @ Error::ServerBusy { .. }) => {
+            attempt.take_back();
+            return Err(busy);
+        }
+        verified => verified?,
+    };
     let Some(user) = user.filter(|_| verified) else {
         return Err(Error::InvalidCredentials);
     };
     attempt.succeeded();
 
+    let now = Utc::now();
     let tokens = state
         .sessions
-        .start(user.id, user_agent(&headers), Utc::now())
+        .start(user.id, user_agent(&headers), now)
         .await?;
+    // Abuse: MAX_SESSIONS_PER_USER; the new session is the most recent.
+    store::revoke_sessions_beyond(&state.pool, user.id, state.max_sessions_per_user, now).await?;
     let jar = state
         .cookies
         .set_both(jar, tokens.access_token, &tokens.refresh_token);
+    let jar = state.devices.remember(jar, &user.email, device)?;
     Ok((jar, AppJson(UserResponse { user })))
 }
 
@@ -112,9 +150,33 @@ async fn me(auth: AuthUser, State(state): State<AppState>) -> Result<AppJson<Use
     Ok(AppJson(UserResponse { user }))
 }
 
-async fn refresh(State(state): State<AppState>, jar: CookieJar) -> Response {
+async fn refresh(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    jar: CookieJar,
+) -> Response {
     let presented = presented_refresh_token(&jar);
-    match state.sessions.refresh(presented, Utc::now()).await {
+    // Abuse: refreshes with a token the server does not know are limited
+    // per address, refused before they reach the store.
+    let address: Vec<_> = client.map(ThrottleKey::address).into_iter().collect();
+    let attempt = match presented {
+        Some(_) => match state
+            .throttle
+            .unknown_refreshes
+            .begin(&address, Instant::now())
+        {
+            Ok(attempt) => Some(attempt),
+            Err(retry_after) => return Error::RateLimited { retry_after }.into_response(),
+        },
+        None => None,
+    };
+    let outcome = state.sessions.refresh(presented, Utc::now()).await;
+    if let Some(attempt) = attempt
+        && !matches!(outcome, Err(Error::InvalidRefreshToken))
+    {
+        attempt.take_back();
+    }
+    match outcome {
         Ok(RefreshOutcome::Rotated { user, tokens }) => {
             let jar = state
                 .cookies
@@ -214,13 +276,13 @@ async fn revoke_session(
 }
 
 /// Changes the password and, in the same transaction, revokes every other
-/// session of the user. Wrong current passwords count towards the login
-/// throttle of the account and the address, like failed logins: a stolen
-/// access token must not become a way to guess the password.
+/// session of the user. Wrong current passwords are limited per session
+/// (`LOGIN_MAX_FAILURES` in the window), so a stolen access token does not
+/// become a way to guess the password; other people's failed logins never
+/// refuse it.
 async fn change_password(
     auth: AuthUser,
     State(state): State<AppState>,
-    PeerAddress(peer): PeerAddress,
     AppJson(change): AppJson<ChangePassword>,
 ) -> Result<StatusCode> {
     let now = Utc::now();
@@ -231,17 +293,23 @@ async fn change_password(
     let new_password =
         Password::parse(&change.new_password).map_err(|e| Error::WeakPassword(e.to_string()))?;
 
-    let mut keys = vec![ThrottleKey::account(&stored.user.email)];
-    keys.extend(peer.map(ThrottleKey::address));
     let attempt = state
         .throttle
-        .begin(keys)
+        .logins
+        .begin(&[ThrottleKey::Session(auth.session_id)], Instant::now())
         .map_err(|retry_after| Error::RateLimited { retry_after })?;
     let verified = settable_length(&change.current_password)
-        && state
+        && match state
             .passwords
             .verify(change.current_password, Some(stored.password_hash.clone()))
-            .await?;
+            .await
+        {
+            Err(busy @ Error::ServerBusy { .. }) => {
+                attempt.take_back();
+                return Err(busy);
+            }
+            verified => verified?,
+        };
     if !verified {
         return Err(Error::InvalidCredentials);
     }
