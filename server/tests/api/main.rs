@@ -1,7 +1,9 @@
 //! Black-box tests of the HTTP contract: each starts the real server on a
 //! free port with its own SQLite file and talks to it over HTTP.
 
+mod abuse;
 mod bad_input;
+mod forwarding_proxy;
 mod fuzz;
 mod headers;
 mod helpers;
@@ -16,3 +18,4 @@ mod refresh;
 mod register;
 mod restart;
 mod sessions;
+mod slow_clients;
