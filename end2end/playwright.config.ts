@@ -67,6 +67,9 @@ export default defineConfig({
       ACCESS_TOKEN_TTL_SECS: '3',
       TOKEN_LEEWAY_SECS: '0',
       COOKIE_SECURE: 'false',
+      // Every test registers from 127.0.0.1; the default (20 per window per
+      // address) would refuse a growing suite.
+      REGISTER_MAX_PER_WINDOW: '1000',
       RUST_LOG: 'warn',
     },
   },

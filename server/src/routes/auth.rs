@@ -204,7 +204,7 @@ async fn logout(State(state): State<AppState>, jar: CookieJar) -> Result<impl In
         .await?;
     Ok((
         StatusCode::NO_CONTENT,
-        [(CLEAR_SITE_DATA, HeaderValue::from_static("\"cookies\""))],
+        [(CLEAR_SITE_DATA, HeaderValue::from_static("\"cache\""))],
         state.cookies.clear_both(jar),
     ))
 }
@@ -222,7 +222,7 @@ async fn logout_all(
     tracing::info!(user_id = %auth.user_id, revoked, "signed out everywhere");
     Ok((
         StatusCode::NO_CONTENT,
-        [(CLEAR_SITE_DATA, HeaderValue::from_static("\"cookies\""))],
+        [(CLEAR_SITE_DATA, HeaderValue::from_static("\"cache\""))],
         state.cookies.clear_both(jar),
     ))
 }

@@ -390,3 +390,32 @@ async fn a_refresh_that_waited_for_the_write_lock_is_not_taken_for_reuse() {
     assert_eq!(first.status(), StatusCode::OK);
     assert_eq!(second.status(), StatusCode::OK, "{:?}", second.text().await);
 }
+
+#[tokio::test]
+async fn logging_out_keeps_the_device_remembered() {
+    let app = spawn_app_with(&[("LOGIN_MAX_FAILURES", "2")]).await;
+    app.register("ada@example.com", PASSWORD).await;
+    let logout = app
+        .client
+        .post(app.url("/auth/logout"))
+        .send()
+        .await
+        .unwrap();
+    let attacker = client_at([127, 0, 0, 66]);
+    for _ in 0..2 {
+        login_at(&attacker, &app.address, "ada@example.com", "guess guess").await;
+    }
+
+    let back = app.login("ada@example.com", PASSWORD).await;
+
+    assert_eq!(logout.headers()["clear-site-data"], "\"cache\"");
+    assert!(
+        logout
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("device=")),
+        "the device cookie is not cleared"
+    );
+    assert_eq!(back.status(), StatusCode::OK);
+}
