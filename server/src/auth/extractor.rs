@@ -20,7 +20,6 @@ use super::cookies::{ACCESS_COOKIE, presented_access_token};
 use super::tokens::{AccessTokenError, TokenService};
 use crate::error::Error;
 use crate::state::AppState;
-use crate::store;
 
 /// The user and session of a valid access token. Rejects with `401`
 /// `unauthenticated`, `invalid_token` or `token_expired` (the last with
@@ -125,7 +124,7 @@ async fn page_auth_state(state: &AppState, jar: &CookieJar) -> AuthState {
         return AuthState::Checking;
     };
     match state.tokens.verify_access_token(token) {
-        Ok(claims) => match store::find_user_by_id(&state.pool, claims.sub).await {
+        Ok(claims) => match state.store.find_user_by_id(claims.sub).await {
             Ok(Some(user)) => AuthState::SignedIn(user),
             Ok(None) => AuthState::SignedOut,
             Err(error) => {
