@@ -9,11 +9,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::Utc;
-use sqlx::SqlitePool;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::store;
+use crate::store::Store;
 
 /// Rows deleted per statement.
 pub const BATCH: u32 = 500;
@@ -39,18 +38,18 @@ impl Ticks for mpsc::Receiver<()> {
 }
 
 /// Sweeps at start and then every `interval`.
-pub fn spawn(pool: SqlitePool, interval: Duration) -> JoinHandle<()> {
+pub fn spawn(store: Store, interval: Duration) -> JoinHandle<()> {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    spawn_on(pool, ticks)
+    spawn_on(store, ticks)
 }
 
 /// Sweeps at start and then on every tick, until the ticks end. Errors are
 /// logged and the task keeps going.
-pub fn spawn_on(pool: SqlitePool, mut ticks: impl Ticks) -> JoinHandle<()> {
+pub fn spawn_on(store: Store, mut ticks: impl Ticks) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            if let Err(error) = run_once(&pool).await {
+            if let Err(error) = run_once(&store).await {
                 tracing::error!(error = ?error, "cleanup of expired sessions failed");
             }
             if !ticks.next().await {
@@ -61,11 +60,11 @@ pub fn spawn_on(pool: SqlitePool, mut ticks: impl Ticks) -> JoinHandle<()> {
 }
 
 /// One sweep; returns the numbers of tokens and sessions deleted.
-pub async fn run_once(pool: &SqlitePool) -> crate::error::Result<(u64, u64)> {
+pub async fn run_once(store: &Store) -> crate::error::Result<(u64, u64)> {
     let now = Utc::now();
     let mut tokens = 0;
     loop {
-        let deleted = store::delete_expired_tokens(pool, now, BATCH).await?;
+        let deleted = store.delete_expired_tokens(now, BATCH).await?;
         tokens += deleted;
         if deleted < u64::from(BATCH) {
             break;
@@ -74,7 +73,7 @@ pub async fn run_once(pool: &SqlitePool) -> crate::error::Result<(u64, u64)> {
     }
     let mut sessions = 0;
     loop {
-        let deleted = store::delete_dead_sessions(pool, now, BATCH).await?;
+        let deleted = store.delete_dead_sessions(now, BATCH).await?;
         sessions += deleted;
         if deleted < u64::from(BATCH) {
             break;
@@ -92,6 +91,8 @@ mod tests {
     use app::model::User;
     use chrono::{DateTime, Duration};
     use uuid::Uuid;
+
+    use sqlx::SqlitePool;
 
     use super::*;
     use crate::auth::tokens::RefreshToken;
@@ -121,8 +122,8 @@ mod tests {
         // Arrange
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let pool = store::connect(&url).await.unwrap();
-        store::migrate(&pool).await.unwrap();
+        let store = Store::connect(&url).await.unwrap();
+        let pool = SqlitePool::connect(&url).await.unwrap();
         let now = Utc::now();
         let user = User {
             id: Uuid::new_v4(),
@@ -132,15 +133,16 @@ mod tests {
         let live = session(user.id, now, Duration::days(1));
         let expired = session(user.id, now - Duration::days(2), Duration::days(1));
         let revoked = session(user.id, now, Duration::days(1));
-        store::create_user_with_session(&pool, &user, "hash", &live)
+        store
+            .create_user_with_session(&user, "hash", &live)
             .await
             .unwrap();
-        store::create_session(&pool, &expired).await.unwrap();
-        store::create_session(&pool, &revoked).await.unwrap();
-        store::revoke_session(&pool, revoked.id, now).await.unwrap();
+        store.create_session(&expired).await.unwrap();
+        store.create_session(&revoked).await.unwrap();
+        store.revoke_session(revoked.id, now).await.unwrap();
 
         // Act
-        let (tokens, sessions) = run_once(&pool).await.unwrap();
+        let (tokens, sessions) = run_once(&store).await.unwrap();
 
         // Assert
         assert_eq!(
@@ -154,7 +156,8 @@ mod tests {
             1,
             "the revoked session's token went with it"
         );
-        let remaining = store::find_refresh_token(&pool, &live.refresh_token_hash)
+        let remaining = store
+            .find_refresh_token(&live.refresh_token_hash)
             .await
             .unwrap();
         assert!(remaining.is_some());
@@ -185,8 +188,8 @@ mod tests {
         // Arrange: an expired session for the start-up sweep.
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let pool = store::connect(&url).await.unwrap();
-        store::migrate(&pool).await.unwrap();
+        let store = Store::connect(&url).await.unwrap();
+        let pool = SqlitePool::connect(&url).await.unwrap();
         let now = Utc::now();
         let user = User {
             id: Uuid::new_v4(),
@@ -194,16 +197,17 @@ mod tests {
             created_at: now,
         };
         let first = session(user.id, now - Duration::days(2), Duration::days(1));
-        store::create_user_with_session(&pool, &user, "hash", &first)
+        store
+            .create_user_with_session(&user, "hash", &first)
             .await
             .unwrap();
         let (tick, ticks) = mpsc::channel(1);
-        let task = spawn_on(pool.clone(), ticks);
+        let task = spawn_on(store.clone(), ticks);
         assert!(swept(&pool, first.id).await, "swept at start");
 
         // Act: another one, which only a later sweep can find.
         let second = session(user.id, now - Duration::days(2), Duration::days(1));
-        store::create_session(&pool, &second).await.unwrap();
+        store.create_session(&second).await.unwrap();
         let before_tick = session_exists(&pool, second.id).await;
         tick.send(()).await.unwrap();
 
@@ -218,8 +222,8 @@ mod tests {
     async fn a_sweep_larger_than_a_batch_deletes_everything_in_batches() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let pool = store::connect(&url).await.unwrap();
-        store::migrate(&pool).await.unwrap();
+        let store = Store::connect(&url).await.unwrap();
+        let pool = SqlitePool::connect(&url).await.unwrap();
         let now = Utc::now();
         let user = User {
             id: Uuid::new_v4(),
@@ -227,16 +231,17 @@ mod tests {
             created_at: now,
         };
         let live = session(user.id, now, Duration::days(1));
-        store::create_user_with_session(&pool, &user, "hash", &live)
+        store
+            .create_user_with_session(&user, "hash", &live)
             .await
             .unwrap();
         let dead = u64::from(BATCH) * 2 + 7;
         for _ in 0..dead {
             let old = session(user.id, now - Duration::days(2), Duration::days(1));
-            store::create_session(&pool, &old).await.unwrap();
+            store.create_session(&old).await.unwrap();
         }
 
-        let (_, sessions) = run_once(&pool).await.unwrap();
+        let (_, sessions) = run_once(&store).await.unwrap();
 
         assert_eq!(sessions, dead);
         assert_eq!(count(&pool, "sessions").await, 1);

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::client_addr::TrustedProxies;
 
 /// Everything the server can be configured with. The names of the
-/// environment variables are part of `CONTRACT.md`, except `DATA_DIR`,
+/// environment variables are part of `docs/contract.md`, except `DATA_DIR`,
 /// `JWT_SECRET`, `CLEANUP_INTERVAL_SECS`, `UNKNOWN_REFRESH_MAX_PER_WINDOW`
 /// and the three timeouts, which are ours.
 #[derive(Clone, Debug)]

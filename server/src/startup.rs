@@ -42,7 +42,8 @@ use crate::middleware::{
     security_headers,
 };
 use crate::state::AppState;
-use crate::{auth, cleanup, routes, store};
+use crate::store::Store;
+use crate::{auth, cleanup, routes};
 
 /// A server bound to its address, with its store open and migrated, ready
 /// to run.
@@ -64,8 +65,7 @@ impl Application {
             None => auth::keys::load_or_create(&settings.key_file())?,
         };
         let window = settings.login_failure_window;
-        let pool = store::connect(&settings.database_url).await?;
-        store::migrate(&pool).await?;
+        let store = Store::connect(&settings.database_url).await?;
 
         let tokens = Arc::new(TokenService::new(
             &secret,
@@ -75,7 +75,7 @@ impl Application {
         let state = AppState {
             leptos_options,
             sessions: Sessions::new(
-                pool.clone(),
+                store.clone(),
                 Arc::clone(&tokens),
                 settings.refresh_token_ttl,
                 settings.session_max_age,
@@ -106,7 +106,7 @@ impl Application {
             origin_policy: Arc::new(OriginPolicy {
                 public_origin: settings.public_origin.clone(),
             }),
-            pool: pool.clone(),
+            store: store.clone(),
         };
         let listener = TcpListener::bind(settings.site_addr).await?;
         let proxies = Arc::new(settings.trusted_proxies.clone());
@@ -121,7 +121,7 @@ impl Application {
         Ok(Self {
             listener,
             router,
-            cleanup: cleanup::spawn(pool, settings.cleanup_interval),
+            cleanup: cleanup::spawn(store, settings.cleanup_interval),
             header_read_timeout: settings.header_read_timeout,
             shutdown_timeout: settings.shutdown_timeout,
         })

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
-use sqlx::SqlitePool;
 
 use crate::auth::cookies::AuthCookies;
 use crate::auth::device::DeviceCookies;
@@ -13,13 +12,14 @@ use crate::auth::sessions::Sessions;
 use crate::auth::throttle::Throttles;
 use crate::auth::tokens::TokenService;
 use crate::middleware::OriginPolicy;
+use crate::store::Store;
 
 /// The router's state. `FromRef` lets a handler or extractor take just the
-/// part it needs (`State<SqlitePool>`, `Arc<TokenService>`, ...).
+/// part it needs (`State<Store>`, `Arc<TokenService>`, ...).
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub pool: SqlitePool,
+    pub store: Store,
     pub tokens: Arc<TokenService>,
     pub sessions: Sessions,
     pub passwords: PasswordHasher,

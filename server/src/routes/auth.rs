@@ -1,5 +1,5 @@
 //! `/auth`: register, login, me, refresh, logout, and the account's
-//! sessions and password, as `CONTRACT.md` says. Handlers parse, call the
+//! sessions and password, as `docs/contract.md` says. Handlers parse, call the
 //! session flows and the store, and set cookies; nothing else.
 
 use app::domain::{Email, Password};
@@ -22,7 +22,7 @@ use crate::auth::throttle::{ThrottleKey, login_keys};
 use crate::client_addr::ClientAddress;
 use crate::error::{AppJson, Error, Result};
 use crate::state::AppState;
-use crate::store::{self, PasswordChange};
+use crate::store::PasswordChange;
 
 /// Mounted under `/auth`.
 pub fn router() -> Router<AppState> {
@@ -48,9 +48,8 @@ async fn register(
     jar: CookieJar,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<(StatusCode, CookieJar, AppJson<UserResponse>)> {
-    let email = Email::parse(&credentials.email).map_err(|e| Error::InvalidEmail(e.to_string()))?;
-    let password =
-        Password::parse(&credentials.password).map_err(|e| Error::WeakPassword(e.to_string()))?;
+    let email = Email::parse(&credentials.email)?;
+    let password = Password::parse(&credentials.password)?;
     // Abuse: each registration costs a hash; they are limited per address.
     let address: Vec<_> = client.map(ThrottleKey::address).into_iter().collect();
     let attempt = state
@@ -73,7 +72,10 @@ async fn register(
         created_at: now,
     };
     let (session, tokens) = state.sessions.prepare(user.id, user_agent(&headers), now)?;
-    store::create_user_with_session(&state.pool, &user, &password_hash, &session).await?;
+    state
+        .store
+        .create_user_with_session(&user, &password_hash, &session)
+        .await?;
     let device = state.devices.read(&jar);
     let jar = state
         .cookies
@@ -107,11 +109,14 @@ async fn login(
     }
 
     // An implausible email cannot have an account, but it is checked against
-    // the dummy hash all the same so that every failure takes as long. A
-    // password longer than any that can be set is wrong for every account,
-    // so it is not hashed at all.
+    // the dummy hash all the same so that every failure takes as long.
     let stored = match &email {
-        Some(email) => store::find_credentials_by_email(&state.pool, email.as_ref()).await?,
+        Some(email) => {
+            state
+                .store
+                .find_credentials_by_email(email.as_ref())
+                .await?
+        }
         None => None,
     };
     let (user, hash) = stored.map_or((None, None), |s| (Some(s.user), Some(s.password_hash)));
@@ -134,7 +139,10 @@ async fn login(
         .start(user.id, user_agent(&headers), now)
         .await?;
     // Abuse: MAX_SESSIONS_PER_USER; the new session is the most recent.
-    store::revoke_sessions_beyond(&state.pool, user.id, state.max_sessions_per_user, now).await?;
+    state
+        .store
+        .revoke_sessions_beyond(user.id, state.max_sessions_per_user, now)
+        .await?;
     let jar = state
         .cookies
         .set_both(jar, tokens.access_token, &tokens.refresh_token);
@@ -144,7 +152,9 @@ async fn login(
 
 /// Token check plus one primary-key read.
 async fn me(auth: AuthUser, State(state): State<AppState>) -> Result<AppJson<UserResponse>> {
-    let user = store::find_user_by_id(&state.pool, auth.user_id)
+    let user = state
+        .store
+        .find_user_by_id(auth.user_id)
         .await?
         .ok_or(Error::InvalidToken)?;
     Ok(AppJson(UserResponse { user }))
@@ -170,7 +180,7 @@ async fn refresh(
         },
         None => None,
     };
-    let outcome = state.sessions.refresh(presented, Utc::now()).await;
+    let outcome = state.sessions.refresh(presented, Utc::now).await;
     if let Some(attempt) = attempt
         && !matches!(outcome, Err(Error::InvalidRefreshToken))
     {
@@ -218,7 +228,10 @@ async fn logout_all(
 ) -> Result<impl IntoResponse> {
     let now = Utc::now();
     require_live_session(&state, auth, now).await?;
-    let revoked = store::revoke_all_sessions_of_user(&state.pool, auth.user_id, now).await?;
+    let revoked = state
+        .store
+        .revoke_all_sessions_of_user(auth.user_id, now)
+        .await?;
     tracing::info!(user_id = %auth.user_id, revoked, "signed out everywhere");
     Ok((
         StatusCode::NO_CONTENT,
@@ -234,7 +247,9 @@ async fn list_sessions(
 ) -> Result<AppJson<SessionsResponse>> {
     let now = Utc::now();
     require_live_session(&state, auth, now).await?;
-    let sessions = store::list_live_sessions_of_user(&state.pool, auth.user_id, now)
+    let sessions = state
+        .store
+        .list_live_sessions_of_user(auth.user_id, now)
         .await?
         .into_iter()
         .map(|session| SessionInfo {
@@ -265,7 +280,11 @@ async fn revoke_session(
         .ok()
         .and_then(|Path(id)| Uuid::parse_str(&id).ok())
         .ok_or(Error::NotFound)?;
-    if !store::revoke_session_of_user(&state.pool, auth.user_id, id, now).await? {
+    if !state
+        .store
+        .revoke_session_of_user(auth.user_id, id, now)
+        .await?
+    {
         return Err(Error::NotFound);
     }
     Ok(if id == auth.session_id {
@@ -286,12 +305,12 @@ async fn change_password(
     AppJson(change): AppJson<ChangePassword>,
 ) -> Result<StatusCode> {
     let now = Utc::now();
-    let stored =
-        store::find_credentials_of_live_session(&state.pool, auth.user_id, auth.session_id, now)
-            .await?
-            .ok_or(Error::InvalidToken)?;
-    let new_password =
-        Password::parse(&change.new_password).map_err(|e| Error::WeakPassword(e.to_string()))?;
+    let stored = state
+        .store
+        .find_credentials_of_live_session(auth.user_id, auth.session_id, now)
+        .await?
+        .ok_or(Error::InvalidToken)?;
+    let new_password = Password::parse(&change.new_password)?;
 
     let attempt = state
         .throttle
@@ -316,15 +335,16 @@ async fn change_password(
     attempt.succeeded();
 
     let new_hash = state.passwords.hash(new_password).await?;
-    match store::change_password(
-        &state.pool,
-        auth.user_id,
-        auth.session_id,
-        &stored.password_hash,
-        &new_hash,
-        now,
-    )
-    .await?
+    match state
+        .store
+        .change_password(
+            auth.user_id,
+            auth.session_id,
+            &stored.password_hash,
+            &new_hash,
+            now,
+        )
+        .await?
     {
         PasswordChange::Changed => {
             tracing::info!(user_id = %auth.user_id, "password changed; other sessions revoked");
@@ -333,7 +353,7 @@ async fn change_password(
         PasswordChange::SessionGone => Err(Error::InvalidToken),
         // Another request changed it after we checked: the password given as
         // current is not current any more.
-        PasswordChange::PasswordMoved => Err(Error::InvalidCredentials),
+        PasswordChange::ChangedConcurrently => Err(Error::InvalidCredentials),
     }
 }
 
@@ -345,11 +365,12 @@ async fn require_live_session(
     auth: AuthUser,
     now: chrono::DateTime<Utc>,
 ) -> Result<()> {
-    if store::session_is_live(&state.pool, auth.user_id, auth.session_id, now).await? {
-        Ok(())
-    } else {
-        Err(Error::InvalidToken)
-    }
+    state
+        .store
+        .find_user_of_live_session(auth.user_id, auth.session_id, now)
+        .await?
+        .map(|_| ())
+        .ok_or(Error::InvalidToken)
 }
 
 /// Whether a password could be one that register or a change accepted;
