@@ -123,11 +123,13 @@ pub struct Throttles {
 }
 
 impl Throttles {
-    /// Keys each limiter may track. About 200 bytes per key plus 16 per
-    /// counted event, so the login limiter stays under ~40 MB at the
-    /// default `LOGIN_MAX_FAILURES`.
-    pub const LOGIN_KEYS: usize = 100_000;
-    pub const ADDRESS_KEYS: usize = 50_000;
+    /// Keys each limiter may track. A full table measured about 500 bytes
+    /// a key (`scripts/bench --throttle-spray`), so the login limiter stays
+    /// near 25 MB and each per-address one near 10 MB, whatever the traffic.
+    /// Filling the login table with lockouts takes 500 000 counted (so
+    /// hashed) failures within one window at the default limit.
+    pub const LOGIN_KEYS: usize = 50_000;
+    pub const ADDRESS_KEYS: usize = 20_000;
 }
 
 /// Events per key in a sliding window, for at most `capacity` keys.
