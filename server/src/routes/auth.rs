@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::auth::cookies::presented_refresh_token;
 use crate::auth::extractor::{AuthUser, PeerAddress};
-use crate::auth::sessions::RefreshOutcome;
+use crate::auth::sessions::Refreshed;
 use crate::auth::throttle::ThrottleKey;
 use crate::error::{AppJson, Error, Result};
 use crate::state::AppState;
@@ -124,7 +124,7 @@ async fn me(auth: AuthUser, State(state): State<AppState>) -> Result<AppJson<Use
 async fn refresh(State(state): State<AppState>, jar: CookieJar) -> Response {
     let presented = presented_refresh_token(&jar);
     match state.sessions.refresh(presented, Utc::now).await {
-        Ok(RefreshOutcome::Rotated { user, tokens }) => {
+        Ok(Refreshed::Rotated { user, tokens }) => {
             let jar = state
                 .cookies
                 .set_both(jar, tokens.access_token, &tokens.refresh_token);
@@ -132,7 +132,7 @@ async fn refresh(State(state): State<AppState>, jar: CookieJar) -> Response {
         }
         // Only a new access cookie: clearing or replacing the refresh cookie
         // here would undo the rotation that the winning request just did.
-        Ok(RefreshOutcome::WithinGrace { user, access_token }) => {
+        Ok(Refreshed::WithinGrace { user, access_token }) => {
             let jar = state.cookies.set_access(jar, access_token);
             (jar, AppJson(UserResponse { user })).into_response()
         }
