@@ -98,6 +98,8 @@ pub struct StoredRefreshToken {
 pub struct RotatedSession {
     pub session_id: Uuid,
     pub user: User,
+    /// The session's absolute end, which the cookies' `Max-Age` follow.
+    pub session_expires_at: DateTime<Utc>,
 }
 
 /// Answers once the database does.
@@ -259,9 +261,9 @@ pub async fn rotate_refresh_token(
     )
     .execute(&mut *tx)
     .await?;
-    let user = sqlx::query_as!(
-        User,
-        r#"select users.id as "id: Uuid", users.email, users.created_at as "created_at: DateTime<Utc>"
+    let row = sqlx::query!(
+        r#"select users.id as "id: Uuid", users.email, users.created_at as "created_at: DateTime<Utc>",
+                  sessions.expires_at as "session_expires_at: DateTime<Utc>"
            from users join sessions on sessions.user_id = users.id
            where sessions.id = ?"#,
         rotated.session_id,
@@ -271,7 +273,12 @@ pub async fn rotate_refresh_token(
     tx.commit().await?;
     Ok(Some(RotatedSession {
         session_id: rotated.session_id,
-        user,
+        user: User {
+            id: row.id,
+            email: row.email,
+            created_at: row.created_at,
+        },
+        session_expires_at: row.session_expires_at,
     }))
 }
 
@@ -580,6 +587,34 @@ pub async fn list_posts_of_user(pool: &SqlitePool, user_id: Uuid) -> Result<Vec<
     .fetch_all(pool)
     .await?)
 }
+
+// --- added by pages ---
+
+/// The user of a live session (not revoked, not past its absolute end),
+/// in one read: what `/auth/me`, the pages and the account endpoints ask
+/// before trusting an access token. `None` when the session is over or is
+/// not this user's.
+#[tracing::instrument(name = "Find the user of a live session", skip(pool, now))]
+pub async fn find_user_of_live_session(
+    pool: &SqlitePool,
+    user_id: Uuid,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<User>> {
+    Ok(sqlx::query_as!(
+        User,
+        r#"select u.id as "id: Uuid", u.email, u.created_at as "created_at: DateTime<Utc>"
+           from users u join sessions s on s.user_id = u.id
+           where u.id = ? and s.id = ? and s.revoked_at is null and s.expires_at > ?"#,
+        user_id,
+        session_id,
+        now,
+    )
+    .fetch_optional(pool)
+    .await?)
+}
+
+// --- end of added by pages ---
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,10 @@ use crate::store::{self, NewSession};
 pub struct IssuedTokens {
     pub access_token: String,
     pub refresh_token: RefreshToken,
+    /// The session's absolute end: the cookies live no longer.
+    pub session_expires_at: DateTime<Utc>,
+    /// When these were issued, from which the cookies' lifetimes count.
+    pub issued_at: DateTime<Utc>,
 }
 
 /// What a successful refresh gives.
@@ -27,7 +31,11 @@ pub enum RefreshOutcome {
     /// The presented token was rotated moments ago (another tab won the
     /// race): a new access token only, and the browser keeps its newer
     /// refresh cookie.
-    WithinGrace { user: User, access_token: String },
+    WithinGrace {
+        user: User,
+        access_token: String,
+        session_expires_at: DateTime<Utc>,
+    },
 }
 
 /// Starts, refreshes and ends sessions; cheap to clone.
@@ -83,6 +91,8 @@ impl Sessions {
             IssuedTokens {
                 access_token,
                 refresh_token,
+                session_expires_at: expires_at,
+                issued_at: now,
             },
         ))
     }
@@ -132,6 +142,8 @@ impl Sessions {
                 tokens: IssuedTokens {
                     access_token,
                     refresh_token: new_token,
+                    session_expires_at: rotated.session_expires_at,
+                    issued_at: now,
                 },
             });
         }
@@ -155,7 +167,11 @@ impl Sessions {
             let access_token = self
                 .tokens
                 .issue_access_token(user.id, stored.session_id, now)?;
-            return Ok(RefreshOutcome::WithinGrace { user, access_token });
+            return Ok(RefreshOutcome::WithinGrace {
+                user,
+                access_token,
+                session_expires_at: stored.session_expires_at,
+            });
         }
         tracing::warn!(session_id = %stored.session_id, "rotated refresh token reused after the grace window; revoking its session");
         store::revoke_session(&self.pool, stored.session_id, now).await?;
