@@ -42,6 +42,10 @@ async fn assert_refused(response: Response, status: StatusCode, message: &str) -
             .starts_with("text/html")
     );
     assert_eq!(response.headers()[CACHE_CONTROL], "private, no-store");
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("'nonce-"), "the page's own policy: {csp}");
     let html = response.text().await.unwrap();
     assert!(
         html.contains(message),

@@ -11,20 +11,26 @@ use serde_json::json;
 
 use crate::helpers::{Cookies, TestApp, assert_error, client, spawn_app, spawn_app_with};
 
-/// The auth state the page was rendered with, as serialised for hydration
-/// (`"SignedOut"`, `"Checking"` or `{"SignedIn":{…}}`): the first value
-/// Leptos writes into the page's resolved-resources script.
+/// The auth state the page was rendered with, as Leptos serialises it
+/// for hydration (`__RESOLVED_RESOURCES[n] = "<JSON as a JS string>"`):
+/// `SignedOut`, `Checking` or `SignedIn`. Text on the page ("Checking your
+/// session…", a "Log in" link) is not evidence; the serialised state is what
+/// the app starts from.
 pub fn rendered_auth_state(html: &str) -> &'static str {
-    let serialised = |state: &str| format!("\\\"{state}\\\"");
-    if html.contains(&serialised("SignedOut")) {
-        "SignedOut"
-    } else if html.contains(&serialised("Checking")) {
-        "Checking"
-    } else if html.contains("{\\\"SignedIn\\\":") {
-        "SignedIn"
-    } else {
-        panic!("no serialised auth state in the page:\n{html}")
-    }
+    let states: Vec<&'static str> = html
+        .split("__RESOLVED_RESOURCES[")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("] = \"")?.1.split_once("\";"))
+        .map(|(value, _)| value.replace("\\\"", "\""))
+        .filter_map(|json| match json.as_str() {
+            "\"SignedOut\"" => Some("SignedOut"),
+            "\"Checking\"" => Some("Checking"),
+            _ if json.starts_with("{\"SignedIn\":") => Some("SignedIn"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states.len(), 1, "one serialised auth state in:\n{html}");
+    states[0]
 }
 
 /// A page request as the browser's own navigation sends it.
