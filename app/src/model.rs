@@ -1,5 +1,5 @@
 //! The types that cross the wire between the server and any client,
-//! exactly as `CONTRACT.md` spells them.
+//! exactly as `docs/contract.md` spells them.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -16,7 +16,7 @@ use crate::auth::throttle::ThrottleKey;
 use crate::auth::tokens::RefreshToken;
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::{self, PasswordChange};
+use crate::store::PasswordChange;
 
 /// Someone just signed in (register or login): who, and their new tokens.
 pub struct SignedIn {
@@ -43,10 +43,11 @@ pub enum Revoked {
 /// ended session is `401 invalid_token`, like a forged token: its owner
 /// must sign in again.
 pub async fn live_session(state: &AppState, auth: AuthUser) -> Result<LiveSession> {
-    let user =
-        store::find_user_of_live_session(&state.pool, auth.user_id, auth.session_id, Utc::now())
-            .await?
-            .ok_or(Error::InvalidToken)?;
+    let user = state
+        .store
+        .find_user_of_live_session(auth.user_id, auth.session_id, Utc::now())
+        .await?
+        .ok_or(Error::InvalidToken)?;
     Ok(LiveSession {
         user,
         session_id: auth.session_id,
@@ -61,8 +62,8 @@ pub async fn register(
     password: &str,
     user_agent: Option<String>,
 ) -> Result<SignedIn> {
-    let email = Email::parse(email).map_err(|e| Error::InvalidEmail(e.to_string()))?;
-    let password = Password::parse(password).map_err(|e| Error::WeakPassword(e.to_string()))?;
+    let email = Email::parse(email)?;
+    let password = Password::parse(password)?;
     let password_hash = state.passwords.hash(password).await?;
     let now = Utc::now();
     let user = User {
@@ -71,7 +72,10 @@ pub async fn register(
         created_at: now,
     };
     let (session, tokens) = state.sessions.prepare(user.id, user_agent, now)?;
-    store::create_user_with_session(&state.pool, &user, &password_hash, &session).await?;
+    state
+        .store
+        .create_user_with_session(&user, &password_hash, &session)
+        .await?;
     Ok(SignedIn { user, tokens })
 }
 
@@ -98,7 +102,12 @@ pub async fn login(
     // password longer than any that can be set is wrong for every account,
     // so it is not hashed at all.
     let stored = match &parsed {
-        Some(email) => store::find_credentials_by_email(&state.pool, email.as_ref()).await?,
+        Some(email) => {
+            state
+                .store
+                .find_credentials_by_email(email.as_ref())
+                .await?
+        }
         None => None,
     };
     let (user, hash) = stored.map_or((None, None), |s| (Some(s.user), Some(s.password_hash)));
@@ -123,34 +132,39 @@ pub async fn logout(state: &AppState, presented: Option<RefreshToken>) -> Result
 /// Ends the session an access token names (a form's logout, which does
 /// not see the refresh cookie). Only the user's own session can be named.
 pub async fn end_session(state: &AppState, auth: AuthUser) -> Result<()> {
-    store::revoke_session_of_user(&state.pool, auth.user_id, auth.session_id, Utc::now()).await?;
+    state
+        .store
+        .revoke_session_of_user(auth.user_id, auth.session_id, Utc::now())
+        .await?;
     Ok(())
 }
 
 /// Revokes every session of the user, the caller's included.
 pub async fn logout_all(state: &AppState, session: &LiveSession) -> Result<()> {
-    let revoked =
-        store::revoke_all_sessions_of_user(&state.pool, session.user.id, Utc::now()).await?;
+    let revoked = state
+        .store
+        .revoke_all_sessions_of_user(session.user.id, Utc::now())
+        .await?;
     tracing::info!(user_id = %session.user.id, revoked, "signed out everywhere");
     Ok(())
 }
 
 /// The user's live sessions, newest first, marking the caller's.
 pub async fn list_sessions(state: &AppState, session: &LiveSession) -> Result<Vec<SessionInfo>> {
-    Ok(
-        store::list_live_sessions_of_user(&state.pool, session.user.id, Utc::now())
-            .await?
-            .into_iter()
-            .map(|stored| SessionInfo {
-                current: stored.id == session.session_id,
-                id: stored.id,
-                created_at: stored.created_at,
-                last_used_at: stored.last_used_at,
-                expires_at: stored.expires_at,
-                user_agent: stored.user_agent,
-            })
-            .collect(),
-    )
+    Ok(state
+        .store
+        .list_live_sessions_of_user(session.user.id, Utc::now())
+        .await?
+        .into_iter()
+        .map(|stored| SessionInfo {
+            current: stored.id == session.session_id,
+            id: stored.id,
+            created_at: stored.created_at,
+            last_used_at: stored.last_used_at,
+            expires_at: stored.expires_at,
+            user_agent: stored.user_agent,
+        })
+        .collect())
 }
 
 /// Revokes one of the user's sessions. Idempotent: a session of the user's
@@ -159,7 +173,11 @@ pub async fn list_sessions(state: &AppState, session: &LiveSession) -> Result<Ve
 /// is `404`.
 pub async fn revoke_session(state: &AppState, session: &LiveSession, id: &str) -> Result<Revoked> {
     let id = Uuid::parse_str(id).map_err(|_| Error::NotFound)?;
-    if !store::revoke_session_of_user(&state.pool, session.user.id, id, Utc::now()).await? {
+    if !state
+        .store
+        .revoke_session_of_user(session.user.id, id, Utc::now())
+        .await?
+    {
         return Err(Error::NotFound);
     }
     Ok(if id == session.session_id {
@@ -183,12 +201,12 @@ pub async fn change_password(
     new_password: &str,
 ) -> Result<()> {
     let now = Utc::now();
-    let stored =
-        store::find_credentials_of_live_session(&state.pool, auth.user_id, auth.session_id, now)
-            .await?
-            .ok_or(Error::InvalidToken)?;
-    let new_password =
-        Password::parse(new_password).map_err(|e| Error::WeakPassword(e.to_string()))?;
+    let stored = state
+        .store
+        .find_credentials_of_live_session(auth.user_id, auth.session_id, now)
+        .await?
+        .ok_or(Error::InvalidToken)?;
+    let new_password = Password::parse(new_password)?;
 
     let mut keys = vec![ThrottleKey::account(&stored.user.email)];
     keys.extend(peer.map(ThrottleKey::address));
@@ -207,15 +225,16 @@ pub async fn change_password(
     attempt.succeeded();
 
     let new_hash = state.passwords.hash(new_password).await?;
-    match store::change_password(
-        &state.pool,
-        auth.user_id,
-        auth.session_id,
-        &stored.password_hash,
-        &new_hash,
-        now,
-    )
-    .await?
+    match state
+        .store
+        .change_password(
+            auth.user_id,
+            auth.session_id,
+            &stored.password_hash,
+            &new_hash,
+            now,
+        )
+        .await?
     {
         PasswordChange::Changed => {
             tracing::info!(user_id = %auth.user_id, "password changed; other sessions revoked");
@@ -224,27 +243,27 @@ pub async fn change_password(
         PasswordChange::SessionGone => Err(Error::InvalidToken),
         // Another request changed it after we checked: the password given as
         // current is not current any more.
-        PasswordChange::PasswordMoved => Err(Error::InvalidCredentials),
+        PasswordChange::ChangedConcurrently => Err(Error::InvalidCredentials),
     }
 }
 
 /// Stores a new post of the user.
 pub async fn publish(state: &AppState, user_id: Uuid, title: &str, body: &str) -> Result<Post> {
-    let title = PostTitle::parse(title).map_err(|e| Error::InvalidPost(e.to_string()))?;
-    let body = PostBody::parse(body).map_err(|e| Error::InvalidPost(e.to_string()))?;
+    let title = PostTitle::parse(title)?;
+    let body = PostBody::parse(body)?;
     let post = Post {
         id: Uuid::new_v4(),
         title: title.as_ref().to_owned(),
         body: body.as_ref().to_owned(),
         created_at: Utc::now(),
     };
-    store::insert_post(&state.pool, user_id, &post).await?;
+    state.store.insert_post(user_id, &post).await?;
     Ok(post)
 }
 
 /// The user's own posts, newest first.
 pub async fn list_posts(state: &AppState, user_id: Uuid) -> Result<Vec<Post>> {
-    store::list_posts_of_user(&state.pool, user_id).await
+    state.store.list_posts_of_user(user_id).await
 }
 
 /// Whether a password could be one that register or a change accepted;

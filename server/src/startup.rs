@@ -33,7 +33,8 @@ use crate::middleware::{
 };
 use crate::pages::{provide_page_context, tell_the_truth};
 use crate::state::AppState;
-use crate::{auth, cleanup, routes, store};
+use crate::store::Store;
+use crate::{auth, cleanup, routes};
 
 /// A server bound to its address, with its store open and migrated, ready
 /// to run.
@@ -52,8 +53,7 @@ impl Application {
             Some(secret) => secret.clone(),
             None => auth::keys::load_or_create(&settings.key_file())?,
         };
-        let pool = store::connect(&settings.database_url).await?;
-        store::migrate(&pool).await?;
+        let store = Store::connect(&settings.database_url).await?;
 
         let tokens = Arc::new(TokenService::new(
             &secret,
@@ -63,7 +63,7 @@ impl Application {
         let state = AppState {
             leptos_options,
             sessions: Sessions::new(
-                pool.clone(),
+                store.clone(),
                 Arc::clone(&tokens),
                 settings.refresh_token_ttl,
                 settings.session_max_age,
@@ -79,13 +79,13 @@ impl Application {
                 settings.login_max_failures,
                 settings.login_failure_window,
             )),
-            pool: pool.clone(),
+            store: store.clone(),
         };
         let listener = TcpListener::bind(settings.site_addr).await?;
         Ok(Self {
             listener,
             router: router(state),
-            cleanup: cleanup::spawn(pool, settings.cleanup_interval),
+            cleanup: cleanup::spawn(store, settings.cleanup_interval),
         })
     }
 

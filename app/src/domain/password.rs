@@ -10,10 +10,6 @@ pub struct Password(String);
 
 /// Why a password is refused; the message is fit to show a person.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[expect(
-    clippy::enum_variant_names,
-    reason = "`WeakPassword::TooShort` reads as the sentence it stands for"
-)]
 pub enum WeakPassword {
     #[error("Use at least {min} characters.", min = Password::MIN_CHARS)]
     TooShort,

@@ -117,7 +117,7 @@ async fn refresh_cookies(
     jar: CookieJar,
 ) -> std::result::Result<(CookieJar, User), (CookieJar, Error)> {
     let presented = presented_refresh_token(&jar);
-    match state.sessions.refresh(presented, Utc::now()).await {
+    match state.sessions.refresh(presented, Utc::now).await {
         Ok(RefreshOutcome::Rotated { user, tokens }) => {
             Ok((state.cookies.set_issued(jar, tokens), user))
         }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use crate::helpers::{Cookies, assert_error, spawn_app_with};
+use crate::pages::expiring_in_a_second;
 
 fn max_age(cookie: &crate::helpers::SetCookie) -> u64 {
     cookie.attribute("Max-Age").unwrap().parse().unwrap()
@@ -15,10 +16,10 @@ fn max_age(cookie: &crate::helpers::SetCookie) -> u64 {
 #[tokio::test]
 async fn at_login_the_access_cookie_lives_as_long_as_the_session() {
     // Arrange: a refresh token that ends before the session.
-    let app = spawn_app_with(&[
-        ("SESSION_MAX_AGE_SECS", "7200"),
-        ("REFRESH_TOKEN_TTL_SECS", "600"),
-    ])
+    let app = spawn_app_with(|s| {
+        s.session_max_age = Duration::from_secs(7200);
+        s.refresh_token_ttl = Duration::from_secs(600);
+    })
     .await;
 
     // Act
@@ -31,10 +32,10 @@ async fn at_login_the_access_cookie_lives_as_long_as_the_session() {
 
 #[tokio::test]
 async fn the_refresh_cookie_never_outlives_the_session() {
-    let app = spawn_app_with(&[
-        ("SESSION_MAX_AGE_SECS", "3600"),
-        ("REFRESH_TOKEN_TTL_SECS", "86400"),
-    ])
+    let app = spawn_app_with(|s| {
+        s.session_max_age = Duration::from_secs(3600);
+        s.refresh_token_ttl = Duration::from_secs(86400);
+    })
     .await;
 
     let cookies = app.signed_in_user().await;
@@ -46,10 +47,10 @@ async fn the_refresh_cookie_never_outlives_the_session() {
 #[tokio::test]
 async fn after_a_refresh_both_cookies_count_down_to_the_same_session_end() {
     // Arrange: a session with two seconds less to live than at login.
-    let app = spawn_app_with(&[
-        ("SESSION_MAX_AGE_SECS", "3600"),
-        ("REFRESH_TOKEN_TTL_SECS", "86400"),
-    ])
+    let app = spawn_app_with(|s| {
+        s.session_max_age = Duration::from_secs(3600);
+        s.refresh_token_ttl = Duration::from_secs(86400);
+    })
     .await;
     app.signed_in_user().await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -74,7 +75,7 @@ async fn after_a_refresh_both_cookies_count_down_to_the_same_session_end() {
 #[tokio::test]
 async fn the_browser_keeps_sending_an_expired_token_and_hears_token_expired() {
     // Arrange: the cookie outlives the one-second token inside it.
-    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SECS", "1"), ("TOKEN_LEEWAY_SECS", "0")]).await;
+    let app = spawn_app_with(expiring_in_a_second).await;
     app.signed_in_user().await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
 

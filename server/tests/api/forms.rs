@@ -10,6 +10,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{Cookies, PASSWORD, TestApp, assert_error, client, spawn_app, spawn_app_with};
+use crate::pages::expiring_in_a_second;
 
 async fn post_form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> Response {
     app.client
@@ -229,7 +230,7 @@ async fn a_form_that_needs_a_session_sends_a_stranger_to_log_in() {
 
 #[tokio::test]
 async fn a_form_posted_with_an_expired_token_goes_through_the_navigation_refresh() {
-    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SECS", "1"), ("TOKEN_LEEWAY_SECS", "0")]).await;
+    let app = spawn_app_with(expiring_in_a_second).await;
     app.signed_in_user().await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::header::{ACCEPT, CACHE_CONTROL, COOKIE, LOCATION};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::json;
+use server::config::Settings;
 
 use crate::helpers::{Cookies, TestApp, assert_error, client, spawn_app, spawn_app_with};
 
@@ -31,6 +32,13 @@ pub fn rendered_auth_state(html: &str) -> &'static str {
         .collect();
     assert_eq!(states.len(), 1, "one serialised auth state in:\n{html}");
     states[0]
+}
+
+/// Access tokens that expire a second after they are issued, with no
+/// leeway: a test sleeps past it to hold an expired, well-signed token.
+pub fn expiring_in_a_second(settings: &mut Settings) {
+    settings.access_token_ttl = Duration::from_secs(1);
+    settings.token_leeway = Duration::ZERO;
 }
 
 /// A page request as the browser's own navigation sends it.
@@ -186,7 +194,7 @@ async fn a_revoked_session_renders_signed_out_at_once_and_clears_the_cookies() {
 #[tokio::test]
 async fn an_expired_token_on_a_navigation_goes_through_the_navigation_refresh() {
     // Arrange
-    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SECS", "1"), ("TOKEN_LEEWAY_SECS", "0")]).await;
+    let app = spawn_app_with(expiring_in_a_second).await;
     let access = app.signed_in_user().await.access().value.clone();
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let no_redirects = client();
@@ -220,7 +228,7 @@ async fn an_expired_token_on_a_navigation_goes_through_the_navigation_refresh() 
 #[tokio::test]
 async fn an_expired_token_on_a_fetch_or_a_prefetch_renders_checking() {
     // Arrange
-    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SECS", "1"), ("TOKEN_LEEWAY_SECS", "0")]).await;
+    let app = spawn_app_with(expiring_in_a_second).await;
     let access = app.signed_in_user().await.access().value.clone();
     tokio::time::sleep(Duration::from_millis(2100)).await;
 
@@ -248,7 +256,7 @@ async fn an_expired_token_on_a_fetch_or_a_prefetch_renders_checking() {
 #[tokio::test]
 async fn a_returning_visitor_with_an_expired_token_comes_back_signed_in_with_their_posts() {
     // Arrange: a browser that keeps cookies, whose access token has expired.
-    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SECS", "1"), ("TOKEN_LEEWAY_SECS", "0")]).await;
+    let app = spawn_app_with(expiring_in_a_second).await;
     app.signed_in_user().await;
     let published = app
         .post_json("/api/posts", &json!({ "title": "Still mine", "body": "" }))
