@@ -206,7 +206,11 @@ pub async fn change_password(
         .find_credentials_of_live_session(auth.user_id, auth.session_id, now)
         .await?
         .ok_or(Error::InvalidToken)?;
-    let new_password = Password::parse(new_password)?;
+    // Worded as the account page's own check words it, so the person reads
+    // the same sentence whichever side refuses (the browser leaves the list
+    // of common passwords to the server).
+    let new_password = Password::parse(new_password)
+        .map_err(|e| Error::WeakPassword(format!("New password: {e}")))?;
 
     let mut keys = vec![ThrottleKey::account(&stored.user.email)];
     keys.extend(peer.map(ThrottleKey::address));
