@@ -120,16 +120,6 @@ impl Application {
 /// and the Leptos pages, which are rendered knowing who is signed in, with
 /// their plain-HTML forms beside them.
 pub fn router(state: AppState) -> Router {
-    // Nothing under `/auth` or `/api` is personal enough to keep, or
-    // general enough to share.
-    let no_store = || {
-        SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        )
-    };
-    let auth = json_api(routes::auth::router()).layer(no_store());
-    let api = json_api(routes::posts::router()).layer(no_store());
     // The page middleware wraps the pages' `GET` only; the forms posted to
     // the same paths are merged in afterwards, with their own guards.
     let pages = Router::new()
@@ -145,8 +135,11 @@ pub fn router(state: AppState) -> Router {
 
     let https = state.cookies.secure;
     let app = Router::new()
-        .nest("/auth", auth)
-        .nest("/api", api)
+        .nest("/auth", json_api(routes::auth::router()))
+        .nest("/api", json_api(routes::posts::router()))
+        // `nest` leaves the bare prefix with a slash to the page fallback.
+        .route_service("/auth/", json_api(Router::new()).with_state(state.clone()))
+        .route_service("/api/", json_api(Router::new()).with_state(state.clone()))
         .merge(routes::health::router())
         .merge(pages)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -173,8 +166,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// What every JSON router gets: JSON 404 and 405, the body limit and the
-/// cross-origin guard.
+/// What every JSON router gets: JSON 404 and 405, the body limit, the
+/// cross-origin guard, and `Cache-Control: no-store` on every answer.
 fn json_api(router: Router<AppState>) -> Router<AppState> {
     router
         .fallback(not_found)
@@ -182,6 +175,10 @@ fn json_api(router: Router<AppState>) -> Router<AppState> {
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn(reject_oversized_body))
         .layer(middleware::from_fn(reject_cross_origin))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
 }
 
 /// Creates the data folder, if missing, readable by its owner only: it holds

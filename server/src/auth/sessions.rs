@@ -23,8 +23,9 @@ pub struct IssuedTokens {
     pub issued_at: DateTime<Utc>,
 }
 
-/// What a successful refresh gives.
-pub enum RefreshOutcome {
+/// How a refresh succeeded, and what it gives. (Named apart from the
+/// client's own refresh result, which also covers failure.)
+pub enum Refreshed {
     /// The presented token was current: both tokens are new.
     Rotated { user: User, tokens: IssuedTokens },
     /// The presented token was rotated moments ago (another tab won the
@@ -119,7 +120,7 @@ impl Sessions {
         &self,
         presented: Option<RefreshToken>,
         clock: impl FnOnce() -> DateTime<Utc> + Send,
-    ) -> Result<RefreshOutcome> {
+    ) -> Result<Refreshed> {
         let presented = presented.ok_or(Error::InvalidRefreshToken)?;
         let old_hash = presented.hash();
         let new_token = RefreshToken::generate()?;
@@ -141,7 +142,7 @@ impl Sessions {
                 session_expires_at,
             } => {
                 let access_token = self.tokens.issue_access_token(user.id, session_id, now)?;
-                return Ok(RefreshOutcome::Rotated {
+                return Ok(Refreshed::Rotated {
                     user,
                     tokens: IssuedTokens {
                         access_token,
@@ -171,7 +172,7 @@ impl Sessions {
             let access_token = self
                 .tokens
                 .issue_access_token(user.id, stored.session_id, now)?;
-            return Ok(RefreshOutcome::WithinGrace {
+            return Ok(Refreshed::WithinGrace {
                 user,
                 access_token,
                 session_expires_at: stored.session_expires_at,

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::auth::cookies::presented_refresh_token;
 use crate::auth::extractor::{AuthUser, LiveUser, PeerAddress, UserAgent};
-use crate::auth::sessions::RefreshOutcome;
+use crate::auth::sessions::Refreshed;
 use crate::error::{AppJson, Error, Result};
 use crate::service::{self, Revoked, SignedIn};
 use crate::state::AppState;
@@ -118,10 +118,10 @@ async fn refresh_cookies(
 ) -> std::result::Result<(CookieJar, User), (CookieJar, Error)> {
     let presented = presented_refresh_token(&jar);
     match state.sessions.refresh(presented, Utc::now).await {
-        Ok(RefreshOutcome::Rotated { user, tokens }) => {
+        Ok(Refreshed::Rotated { user, tokens }) => {
             Ok((state.cookies.set_issued(jar, tokens), user))
         }
-        Ok(RefreshOutcome::WithinGrace {
+        Ok(Refreshed::WithinGrace {
             user,
             access_token,
             session_expires_at,
