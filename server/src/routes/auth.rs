@@ -1,5 +1,5 @@
 //! `/auth`: register, login, me, refresh, logout, and the account's
-//! sessions and password, as `CONTRACT.md` says. Handlers parse, call the
+//! sessions and password, as `docs/contract.md` says. Handlers parse, call the
 //! flows of `service`, and set cookies; nothing else.
 
 use app::auth::after_login;

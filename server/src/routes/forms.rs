@@ -31,7 +31,7 @@ use crate::routes::auth::{clear_cache, see_other};
 use crate::service::{self, LiveSession, Revoked, SignedIn};
 use crate::state::AppState;
 
-/// The form addresses of `INTERFACES.md`, merged beside the pages (the
+/// Where the pages' forms post, merged beside the pages (the
 /// `GET` of `/login`, `/register` and `/posts` is the page itself).
 pub fn router() -> Router<AppState> {
     Router::new()
