@@ -17,7 +17,9 @@ use crate::error::Error;
 pub const BODY_LIMIT_BYTES: usize = 16 * 1024;
 
 /// Which origin state-changing requests must come from: `PUBLIC_ORIGIN`
-/// when it is set, otherwise the request's own `Host`.
+/// when it is set, otherwise the request's own `Host`. The router puts it
+/// in every request's extensions (`startup::router`), so the guards below
+/// need no state of their own.
 #[derive(Clone, Debug, Default)]
 pub struct OriginPolicy {
     /// Lower-case `scheme://host[:port]`, as `config` normalises it.
@@ -59,16 +61,23 @@ const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 
 /// Refuses `POST` and `DELETE` from another origin (see [`OriginPolicy`])
 /// with `403 cross_origin_request`.
-pub async fn reject_cross_origin(
-    State(policy): State<Arc<OriginPolicy>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let state_changing = matches!(*request.method(), Method::POST | Method::DELETE);
-    if state_changing && policy.is_cross_origin(request.headers()) {
+pub async fn reject_cross_origin(request: Request, next: Next) -> Response {
+    if is_cross_origin(&request) {
         return Error::CrossOriginRequest.into_response();
     }
     next.run(request).await
+}
+
+/// The CSRF rule of [`reject_cross_origin`], also used by the plain-HTML
+/// forms, which answer it with a page instead of JSON. Judged by the
+/// request's [`OriginPolicy`] extension (the default, `Host`, without one).
+pub fn is_cross_origin(request: &Request) -> bool {
+    let state_changing = matches!(*request.method(), Method::POST | Method::DELETE);
+    state_changing
+        && request.extensions().get::<Arc<OriginPolicy>>().map_or_else(
+            || OriginPolicy::default().is_cross_origin(request.headers()),
+            |policy| policy.is_cross_origin(request.headers()),
+        )
 }
 
 /// Answers `408 request_timeout` for a request not answered within `limit`

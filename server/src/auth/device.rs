@@ -59,7 +59,11 @@ impl DeviceCookies {
     /// The device's id if its cookie is ours and names the account of
     /// `email`; `None` for no cookie, a forged one, or another account.
     pub fn remembered_for(&self, jar: &CookieJar, email: &str) -> Option<[u8; ID_BYTES]> {
-        let device = self.read(jar)?;
+        self.remembers(self.read(jar)?, email)
+    }
+
+    /// `device`'s id if it has signed in to the account of `email` before.
+    pub fn remembers(&self, device: Device, email: &str) -> Option<[u8; ID_BYTES]> {
         (device.account == self.account_tag(email)).then_some(device.id)
     }
 
@@ -83,19 +87,18 @@ impl DeviceCookies {
     }
 
     /// Sets the cookie after a successful sign-in to the account of
-    /// `email`: the device keeps its id if it had a valid cookie.
-    pub fn remember(
-        &self,
-        jar: CookieJar,
-        email: &str,
-        known: Option<Device>,
-    ) -> anyhow::Result<CookieJar> {
+    /// `email`: the device keeps its id if it had a valid cookie. If the OS
+    /// cannot give a new id, the sign-in goes on without the cookie (the
+    /// device is simply not remembered) and it is logged.
+    pub fn remember(&self, jar: CookieJar, email: &str, known: Option<Device>) -> CookieJar {
         let id = match known {
             Some(device) => device.id,
             None => {
                 let mut id = [0u8; ID_BYTES];
-                getrandom::fill(&mut id)
-                    .map_err(|e| anyhow::anyhow!("OS random generator: {e}"))?;
+                if let Err(error) = getrandom::fill(&mut id) {
+                    tracing::error!(%error, "no device id from the OS random generator");
+                    return jar;
+                }
                 id
             }
         };
@@ -114,7 +117,7 @@ impl DeviceCookies {
             .max_age(MAX_AGE)
             .secure(self.secure)
             .build();
-        Ok(jar.add(cookie))
+        jar.add(cookie)
     }
 
     fn account_tag(&self, email: &str) -> [u8; TAG_BYTES] {
@@ -162,11 +165,7 @@ mod tests {
     fn a_device_is_remembered_for_the_account_it_signed_in_to_only() {
         // Arrange
         let cookies = cookies();
-        let (jar, header) = sent_back(
-            cookies
-                .remember(CookieJar::new(), "Ada@Example.com", None)
-                .unwrap(),
-        );
+        let (jar, header) = sent_back(cookies.remember(CookieJar::new(), "Ada@Example.com", None));
 
         // Act
         let for_ada = cookies.remembered_for(&jar, " ada@example.com");
@@ -192,18 +191,10 @@ mod tests {
     #[test]
     fn signing_in_again_keeps_the_id_and_moves_the_account() {
         let cookies = cookies();
-        let (jar, _) = sent_back(
-            cookies
-                .remember(CookieJar::new(), "ada@example.com", None)
-                .unwrap(),
-        );
+        let (jar, _) = sent_back(cookies.remember(CookieJar::new(), "ada@example.com", None));
         let known = cookies.read(&jar);
 
-        let (jar, _) = sent_back(
-            cookies
-                .remember(CookieJar::new(), "grace@example.com", known)
-                .unwrap(),
-        );
+        let (jar, _) = sent_back(cookies.remember(CookieJar::new(), "grace@example.com", known));
 
         assert_eq!(cookies.read(&jar).map(|d| d.id), known.map(|d| d.id));
         assert!(cookies.remembered_for(&jar, "grace@example.com").is_some());
@@ -212,11 +203,7 @@ mod tests {
 
     #[test]
     fn forged_or_foreign_cookies_are_not_devices() {
-        let (jar, _) = sent_back(
-            cookies()
-                .remember(CookieJar::new(), "ada@example.com", None)
-                .unwrap(),
-        );
+        let (jar, _) = sent_back(cookies().remember(CookieJar::new(), "ada@example.com", None));
         let value = jar.get(DEVICE_COOKIE).unwrap().value().to_owned();
         let other_key = DeviceCookies::new(&Secret::new(vec![8; 32]), true);
         let mut flipped = value.clone().into_bytes();

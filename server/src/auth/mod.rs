@@ -7,7 +7,7 @@ pub mod cookies;
 /// The signed device cookie that keeps a person's own devices out of
 /// their account's lockout.
 pub mod device;
-/// Who is asking: `AuthUser` for the API, `seed_server_auth` for pages.
+/// Who is asking: `AuthUser` for the API, `LiveUser` for the account.
 pub mod extractor;
 /// The signing key generated in the data folder when none is configured.
 pub mod keys;

@@ -3,6 +3,8 @@
 
 mod abuse;
 mod bad_input;
+mod cookies;
+mod forms;
 mod forwarding_proxy;
 mod fuzz;
 mod headers;
