@@ -423,3 +423,48 @@ async fn logging_out_keeps_the_device_remembered() {
     );
     assert_eq!(back.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_html_forms_remember_the_device_and_judge_origins_by_the_public_origin() {
+    // Arrange: an account locked by someone else's guesses, and a browser
+    // that signed up through the register form.
+    let app = spawn_app_with(|s| {
+        s.login_max_failures = 2;
+        s.public_origin = Some("https://app.example.com".into());
+    })
+    .await;
+    let form = |path: &'static str, origin: &'static str, password: &'static str| {
+        app.client
+            .post(app.url(path))
+            .header(ORIGIN, origin)
+            .form(&[("email", "ada@example.com"), ("password", password)])
+            .send()
+    };
+    let registered = form("/register", "https://app.example.com", PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), StatusCode::SEE_OTHER);
+    app.client
+        .post(app.url("/auth/logout"))
+        .send()
+        .await
+        .unwrap();
+    let attacker = client_at([127, 0, 0, 66]);
+    for _ in 0..2 {
+        login_at(&attacker, &app.address, "ada@example.com", "guess guess").await;
+    }
+
+    // Act
+    let from_host_origin = form("/login", "http://127.0.0.1", PASSWORD).await.unwrap();
+    let remembered = form("/login", "https://app.example.com", PASSWORD)
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(from_host_origin.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        remembered.status(),
+        StatusCode::SEE_OTHER,
+        "the form's device cookie"
+    );
+}
