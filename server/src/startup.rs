@@ -34,7 +34,7 @@ use crate::middleware::{
     BODY_LIMIT_BYTES, reject_cross_origin, reject_oversized_body, security_headers,
 };
 use crate::state::AppState;
-use crate::{auth, cleanup, routes, store};
+use crate::{assets, auth, cleanup, routes, store};
 
 /// A server bound to its address, with its store open and migrated, ready
 /// to run.
@@ -141,7 +141,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", json_api(routes::posts::router()))
         .merge(routes::health::router())
         .merge(pages)
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback_service(assets::router(state.clone()))
         .layer(CatchPanicLayer::custom(panic_response));
     // Outside the panic catcher, so that a 500 carries them too.
     security_headers(app, https)
