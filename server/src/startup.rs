@@ -34,7 +34,8 @@ use crate::middleware::{
     BODY_LIMIT_BYTES, reject_cross_origin, reject_oversized_body, security_headers,
 };
 use crate::state::AppState;
-use crate::{assets, auth, cleanup, routes, store};
+use crate::store::Store;
+use crate::{assets, auth, cleanup, routes};
 
 /// A server bound to its address, with its store open and migrated, ready
 /// to run.
@@ -53,8 +54,7 @@ impl Application {
             Some(secret) => secret.clone(),
             None => auth::keys::load_or_create(&settings.key_file())?,
         };
-        let pool = store::connect(&settings.database_url).await?;
-        store::migrate(&pool).await?;
+        let store = Store::connect(&settings.database_url).await?;
 
         let tokens = Arc::new(TokenService::new(
             &secret,
@@ -64,7 +64,7 @@ impl Application {
         let state = AppState {
             leptos_options,
             sessions: Sessions::new(
-                pool.clone(),
+                store.clone(),
                 Arc::clone(&tokens),
                 settings.refresh_token_ttl,
                 settings.session_max_age,
@@ -81,13 +81,13 @@ impl Application {
                 settings.login_max_failures,
                 settings.login_failure_window,
             )),
-            pool: pool.clone(),
+            store: store.clone(),
         };
         let listener = TcpListener::bind(settings.site_addr).await?;
         Ok(Self {
             listener,
             router: router(state),
-            cleanup: cleanup::spawn(pool, settings.cleanup_interval),
+            cleanup: cleanup::spawn(store, settings.cleanup_interval),
         })
     }
 
@@ -121,10 +121,6 @@ impl Application {
 /// The whole app: the JSON API under `/auth` and `/api`, the health check,
 /// and the Leptos pages, which are rendered knowing who is signed in.
 pub fn router(state: AppState) -> Router {
-    let auth = json_api(routes::auth::router()).layer(SetResponseHeaderLayer::overriding(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    ));
     let pages = Router::new()
         .leptos_routes_with_context(&state, generate_route_list(App), provide_server_auth, {
             let options = state.leptos_options.clone();
@@ -137,8 +133,11 @@ pub fn router(state: AppState) -> Router {
 
     let https = state.cookies.secure;
     let app = Router::new()
-        .nest("/auth", auth)
+        .nest("/auth", json_api(routes::auth::router()))
         .nest("/api", json_api(routes::posts::router()))
+        // `nest` leaves the bare prefix with a slash to the page fallback.
+        .route_service("/auth/", json_api(Router::new()).with_state(state.clone()))
+        .route_service("/api/", json_api(Router::new()).with_state(state.clone()))
         .merge(routes::health::router())
         .merge(pages)
         .fallback_service(assets::router(state.clone()))
@@ -165,8 +164,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// What every JSON router gets: JSON 404 and 405, the body limit and the
-/// cross-origin guard.
+/// What every JSON router gets: JSON 404 and 405, the body limit, the
+/// cross-origin guard, and `Cache-Control: no-store` on every answer.
 fn json_api(router: Router<AppState>) -> Router<AppState> {
     router
         .fallback(not_found)
@@ -174,6 +173,10 @@ fn json_api(router: Router<AppState>) -> Router<AppState> {
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn(reject_oversized_body))
         .layer(middleware::from_fn(reject_cross_origin))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
 }
 
 /// Runs during each page render, after leptos_axum has provided the
