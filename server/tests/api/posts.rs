@@ -36,6 +36,9 @@ async fn a_new_post_is_201_and_the_list_is_the_users_own_newest_first() {
 
     // Assert
     assert_eq!(first.status(), StatusCode::CREATED);
+    for response in [&first, &second, &list] {
+        assert_eq!(response.headers()["cache-control"], "no-store");
+    }
     let first: Value = first.json().await.unwrap();
     assert_eq!(first["post"]["title"], "First");
     assert_eq!(second.status(), StatusCode::CREATED);
