@@ -12,15 +12,15 @@ import { test as base, expect, type BrowserContext, type ConsoleMessage, type Pa
  * and `/api` (an expired token's 401, a refused refresh, a wrong password),
  * and pages (a plain form's refusal is its page again, with the API's
  * status). A failing script, style sheet or icon still counts. A test that
- * expects more (blocked WASM, say) lists it in `allowedConsoleErrors`.
+ * expects more (blocked WASM, say) matches it with `allowedConsoleErrors`.
  */
-export const test = base.extend<{ allowedConsoleErrors: RegExp[]; consoleGuard: void }>({
-  allowedConsoleErrors: [[], { option: true }],
+export const test = base.extend<{ allowedConsoleErrors: RegExp | undefined; consoleGuard: void }>({
+  allowedConsoleErrors: [undefined, { option: true }],
   consoleGuard: [
     async ({ context, browser, allowedConsoleErrors }, use) => {
       const messages: Array<{ where: string; text: string; resource: string; csp: boolean }> = [];
       const documents = new Set<string>();
-      const allowed = (text: string) => allowedConsoleErrors.some((pattern) => pattern.test(text));
+      const allowed = (text: string) => allowedConsoleErrors?.test(text) ?? false;
       const watch = (page: Page) => {
         page.on('response', (response) => {
           if (response.request().resourceType() === 'document') documents.add(response.url());
@@ -116,8 +116,8 @@ export async function logIn(page: Page, email: string, password = PASSWORD): Pro
 
 /** Publishes a post through the form on /posts and waits for it in the list. */
 export async function publish(page: Page, title: string, body = ''): Promise<void> {
-  await page.getByLabel('Title').fill(title);
-  await page.getByLabel('Body').fill(body);
+  await page.getByLabel('Title', { exact: true }).fill(title);
+  await page.getByLabel('Body', { exact: true }).fill(body);
   await page.getByRole('button', { name: 'Publish' }).click();
   await expect(postList(page).getByRole('heading', { name: title })).toBeVisible();
 }

@@ -31,9 +31,13 @@ pub fn PostForm(
                 "Title"
                 <input type="text" name="title" required value=title/>
             </label>
+            // Named by the span alone: a label's name would include what the
+            // text area holds.
             <label>
-                "Body"
-                <textarea name="body" rows="4">{body}</textarea>
+                <span id="post-body-label">"Body"</span>
+                <textarea name="body" rows="4" aria-labelledby="post-body-label">
+                    {body}
+                </textarea>
             </label>
             <button type="submit" disabled=move || pending.get()>
                 "Publish"
