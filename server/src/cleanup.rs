@@ -4,20 +4,19 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use sqlx::SqlitePool;
 use tokio::task::JoinHandle;
 
-use crate::store;
+use crate::store::Store;
 
 /// Runs [`run_once`] every `interval`, first right at start. Errors are
 /// logged and the task keeps going.
-pub fn spawn(pool: SqlitePool, interval: Duration) -> JoinHandle<()> {
+pub fn spawn(store: Store, interval: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if let Err(error) = run_once(&pool).await {
+            if let Err(error) = run_once(&store).await {
                 tracing::error!(error = ?error, "cleanup of expired sessions failed");
             }
         }
@@ -25,8 +24,8 @@ pub fn spawn(pool: SqlitePool, interval: Duration) -> JoinHandle<()> {
 }
 
 /// One sweep; returns the numbers of tokens and sessions deleted.
-pub async fn run_once(pool: &SqlitePool) -> crate::error::Result<(u64, u64)> {
-    let (tokens, sessions) = store::delete_expired_sessions_and_tokens(pool, Utc::now()).await?;
+pub async fn run_once(store: &Store) -> crate::error::Result<(u64, u64)> {
+    let (tokens, sessions) = store.delete_expired_sessions_and_tokens(Utc::now()).await?;
     if tokens + sessions > 0 {
         tracing::info!(tokens, sessions, "deleted expired sessions and tokens");
     }
@@ -42,6 +41,7 @@ mod tests {
     use super::*;
     use crate::auth::tokens::RefreshToken;
     use crate::store::NewSession;
+    use sqlx::SqlitePool;
 
     fn session(user_id: Uuid, created_at: DateTime<Utc>, lifetime: Duration) -> NewSession {
         NewSession {
@@ -67,8 +67,8 @@ mod tests {
         // Arrange
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let pool = store::connect(&url).await.unwrap();
-        store::migrate(&pool).await.unwrap();
+        let store = Store::connect(&url).await.unwrap();
+        let pool = SqlitePool::connect(&url).await.unwrap();
         let now = Utc::now();
         let user = User {
             id: Uuid::new_v4(),
@@ -78,15 +78,16 @@ mod tests {
         let live = session(user.id, now, Duration::days(1));
         let expired = session(user.id, now - Duration::days(2), Duration::days(1));
         let revoked = session(user.id, now, Duration::days(1));
-        store::create_user_with_session(&pool, &user, "hash", &live)
+        store
+            .create_user_with_session(&user, "hash", &live)
             .await
             .unwrap();
-        store::create_session(&pool, &expired).await.unwrap();
-        store::create_session(&pool, &revoked).await.unwrap();
-        store::revoke_session(&pool, revoked.id, now).await.unwrap();
+        store.create_session(&expired).await.unwrap();
+        store.create_session(&revoked).await.unwrap();
+        store.revoke_session(revoked.id, now).await.unwrap();
 
         // Act
-        let (tokens, sessions) = run_once(&pool).await.unwrap();
+        let (tokens, sessions) = run_once(&store).await.unwrap();
 
         // Assert
         assert_eq!(
@@ -100,7 +101,8 @@ mod tests {
             1,
             "the revoked session's token went with it"
         );
-        let remaining = store::find_refresh_token(&pool, &live.refresh_token_hash)
+        let remaining = store
+            .find_refresh_token(&live.refresh_token_hash)
             .await
             .unwrap();
         assert!(remaining.is_some());
@@ -110,8 +112,8 @@ mod tests {
     async fn the_task_sweeps_at_start_and_then_on_its_interval() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let pool = store::connect(&url).await.unwrap();
-        store::migrate(&pool).await.unwrap();
+        let store = Store::connect(&url).await.unwrap();
+        let pool = SqlitePool::connect(&url).await.unwrap();
         let now = Utc::now();
         let user = User {
             id: Uuid::new_v4(),
@@ -119,11 +121,12 @@ mod tests {
             created_at: now,
         };
         let old = session(user.id, now - Duration::days(2), Duration::days(1));
-        store::create_user_with_session(&pool, &user, "hash", &old)
+        store
+            .create_user_with_session(&user, "hash", &old)
             .await
             .unwrap();
 
-        let task = spawn(pool.clone(), std::time::Duration::from_millis(50));
+        let task = spawn(store.clone(), std::time::Duration::from_millis(50));
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         task.abort();
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Everything the server can be configured with. The names of the
-/// environment variables are part of `CONTRACT.md`, except `DATA_DIR`,
+/// environment variables are part of `docs/contract.md`, except `DATA_DIR`,
 /// `JWT_SECRET` and `CLEANUP_INTERVAL_SECS`, which are ours.
 #[derive(Clone, Debug)]
 pub struct Settings {

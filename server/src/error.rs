@@ -171,6 +171,43 @@ impl IntoResponse for Error {
     }
 }
 
+/// The validators' refusals, so that handlers parse with a plain `?`; the
+/// message is the validator's own.
+impl From<app::domain::InvalidEmail> for Error {
+    fn from(error: app::domain::InvalidEmail) -> Self {
+        Self::InvalidEmail(error.to_string())
+    }
+}
+
+impl From<app::domain::WeakPassword> for Error {
+    fn from(error: app::domain::WeakPassword) -> Self {
+        Self::WeakPassword(error.to_string())
+    }
+}
+
+impl From<app::domain::InvalidPost> for Error {
+    fn from(error: app::domain::InvalidPost) -> Self {
+        Self::InvalidPost(error.to_string())
+    }
+}
+
+/// Turns a database refusal the caller expects into the error it means
+/// (after launchbadge/realworld-axum-sqlx's `on_constraint`).
+pub trait ResultExt<T> {
+    /// Maps a unique-constraint violation to `error`; any other failure
+    /// stays a database error.
+    fn on_unique_violation(self, error: Error) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for std::result::Result<T, sqlx::Error> {
+    fn on_unique_violation(self, error: Error) -> Result<T> {
+        self.map_err(|failure| match failure {
+            sqlx::Error::Database(ref db) if db.is_unique_violation() => error,
+            other => Error::Database(other),
+        })
+    }
+}
+
 impl From<JsonRejection> for Error {
     fn from(rejection: JsonRejection) -> Self {
         match rejection.status() {

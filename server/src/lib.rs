@@ -17,7 +17,7 @@ pub mod routes;
 pub mod startup;
 /// The router state.
 pub mod state;
-/// Every SQL statement.
+/// The store's interface; every SQL statement lives in its backend module.
 pub mod store;
 /// Logging.
 pub mod telemetry;

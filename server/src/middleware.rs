@@ -10,7 +10,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::Error;
 
-/// The largest request body accepted, as `CONTRACT.md` says.
+/// The largest request body accepted, as `docs/contract.md` says.
 pub const BODY_LIMIT_BYTES: usize = 16 * 1024;
 
 /// Refuses `POST` and `DELETE` whose `Origin` is not this server's own

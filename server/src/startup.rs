@@ -34,7 +34,8 @@ use crate::middleware::{
     BODY_LIMIT_BYTES, reject_cross_origin, reject_oversized_body, security_headers,
 };
 use crate::state::AppState;
-use crate::{auth, cleanup, routes, store};
+use crate::store::Store;
+use crate::{auth, cleanup, routes};
 
 /// A server bound to its address, with its store open and migrated, ready
 /// to run.
@@ -53,8 +54,7 @@ impl Application {
             Some(secret) => secret.clone(),
             None => auth::keys::load_or_create(&settings.key_file())?,
         };
-        let pool = store::connect(&settings.database_url).await?;
-        store::migrate(&pool).await?;
+        let store = Store::connect(&settings.database_url).await?;
 
         let tokens = Arc::new(TokenService::new(
             &secret,
@@ -64,7 +64,7 @@ impl Application {
         let state = AppState {
             leptos_options,
             sessions: Sessions::new(
-                pool.clone(),
+                store.clone(),
                 Arc::clone(&tokens),
                 settings.refresh_token_ttl,
                 settings.session_max_age,
@@ -81,13 +81,13 @@ impl Application {
                 settings.login_max_failures,
                 settings.login_failure_window,
             )),
-            pool: pool.clone(),
+            store: store.clone(),
         };
         let listener = TcpListener::bind(settings.site_addr).await?;
         Ok(Self {
             listener,
             router: router(state),
-            cleanup: cleanup::spawn(pool, settings.cleanup_interval),
+            cleanup: cleanup::spawn(store, settings.cleanup_interval),
         })
     }
 

@@ -1,12 +1,11 @@
 use leptos::prelude::*;
-use uuid::Uuid;
 
 use super::protocol::{
     ApiRequest, ClientError, RawResponse, RefreshResult, RefreshingSender, decode, expect_success,
 };
 use crate::auth::{AuthContext, AuthEvent};
 use crate::model::{
-    ChangePassword, Credentials, ErrorCode, NewPost, Post, PostResponse, PostsResponse,
+    ChangePassword, Credentials, ErrorCode, Id, NewPost, Post, PostResponse, PostsResponse,
     SessionInfo, SessionsResponse, User, UserResponse,
 };
 
@@ -161,7 +160,7 @@ impl ApiClient {
 
     /// `DELETE /auth/sessions/{id}`: ends another of this person's sessions.
     /// That device finds out at its next request.
-    pub async fn revoke_session(self, id: Uuid) -> Result<(), ClientError> {
+    pub async fn revoke_session(self, id: Id) -> Result<(), ClientError> {
         let response = self
             .send(ApiRequest::delete(format!("/auth/sessions/{id}")))
             .await?;
@@ -205,9 +204,9 @@ mod tests {
 
     fn ada() -> User {
         User {
-            id: uuid::Uuid::nil(),
+            id: "00000000-0000-0000-0000-000000000000".parse().unwrap(),
             email: "ada@example.com".into(),
-            created_at: chrono::DateTime::UNIX_EPOCH,
+            created_at: "1970-01-01T00:00:00Z".parse().unwrap(),
         }
     }
 

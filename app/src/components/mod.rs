@@ -7,6 +7,7 @@ mod credentials_form;
 mod navbar;
 mod post_form;
 mod session_list;
+mod time;
 
 pub use api_form::*;
 pub use change_password_form::*;
@@ -15,3 +16,4 @@ pub use credentials_form::*;
 pub use navbar::*;
 pub use post_form::*;
 pub use session_list::*;
+pub use time::*;

@@ -1,10 +1,8 @@
-use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use uuid::Uuid;
 
-use super::ApiForm;
+use super::{ApiForm, format_time};
 use crate::api::{ClientError, use_api};
-use crate::model::{ErrorCode, SessionInfo};
+use crate::model::{ErrorCode, Id, SessionInfo};
 use crate::server_context::FormRefusal;
 
 /// The person's sessions, one per login on one device: this one first and
@@ -24,12 +22,13 @@ pub fn SessionList(
     let refused_id = refused
         .as_ref()
         .and_then(|refusal| refusal.values.get("id"))
-        .and_then(|id| id.parse::<Uuid>().ok());
-    let refused_here = refused_id
-        .filter(|id| sessions.iter().any(|session| session.id == *id))
-        .and(refused.clone());
+        .and_then(|id| id.parse::<Id>().ok());
+    let listed = refused_id
+        .as_ref()
+        .is_some_and(|id| sessions.iter().any(|session| session.id == *id));
+    let refused_here = refused.clone().filter(|_| listed);
     // A refusal about a session no longer listed is shown above the list.
-    let refused_elsewhere = refused.filter(|_| refused_here.is_none());
+    let refused_elsewhere = refused.filter(|_| !listed);
     view! {
         {refused_elsewhere
             .map(|refusal| view! { <p role="alert" class="error">{refusal.error.message}</p> })}
@@ -37,7 +36,9 @@ pub fn SessionList(
             {this_device_first(sessions)
                 .into_iter()
                 .map(|session| {
-                    let refused = refused_here.clone().filter(|_| refused_id == Some(session.id));
+                    let refused = refused_here
+                        .clone()
+                        .filter(|_| refused_id.as_ref() == Some(&session.id));
                     view! { <SessionItem session on_revoked refused/> }
                 })
                 .collect_view()}
@@ -52,22 +53,25 @@ fn SessionItem(
     refused: Option<FormRefusal>,
 ) -> impl IntoView {
     let api = use_api();
-    let id = session.id;
-    let revoke = Action::new_local(move |_: &()| async move {
-        let answer = match api.revoke_session(id).await {
-            // Gone already (it expired, or another device ended it): what
-            // the person asked for is true, and the list was stale.
-            Err(ClientError::Api(error)) if error.error == ErrorCode::NotFound => Ok(()),
-            answer => answer,
-        };
-        if answer.is_ok() {
-            on_revoked.run(());
+    let id = Id::clone(&session.id);
+    let revoke = Action::new_local(move |_: &()| {
+        let id = Id::clone(&id);
+        async move {
+            let answer = match api.revoke_session(id).await {
+                // Gone already (it expired, or another device ended it): what
+                // the person asked for is true, and the list was stale.
+                Err(ClientError::Api(error)) if error.error == ErrorCode::NotFound => Ok(()),
+                answer => answer,
+            };
+            if answer.is_ok() {
+                on_revoked.run(());
+            }
+            answer
         }
-        answer
     });
     let pending = revoke.pending();
     let device = summarise_user_agent(session.user_agent.as_deref());
-    let created = format_time(session.created_at);
+    let created = format_time(&session.created_at);
     let revoke_label = format!("Revoke session from {device} created {created}");
     view! {
         <li class="card session">
@@ -79,9 +83,9 @@ fn SessionItem(
                 <dt>"Created"</dt>
                 <dd>{created}</dd>
                 <dt>"Last used"</dt>
-                <dd>{format_time(session.last_used_at)}</dd>
+                <dd>{format_time(&session.last_used_at)}</dd>
                 <dt>"Expires"</dt>
-                <dd>{format_time(session.expires_at)}</dd>
+                <dd>{format_time(&session.expires_at)}</dd>
             </dl>
             {(!session.current)
                 .then(|| {
@@ -93,7 +97,7 @@ fn SessionItem(
                             refused=refused.clone()
                             class="inline"
                         >
-                            <input type="hidden" name="id" value=id.to_string()/>
+                            <input type="hidden" name="id" value=session.id.to_string()/>
                             <button
                                 type="submit"
                                 class="secondary"
@@ -110,20 +114,11 @@ fn SessionItem(
 }
 
 /// This device's session first (it is the one the person looks for), then
-/// the others newest first. Stable, so equal times keep the server's order.
+/// the others in the server's order, which is newest first. Stable, and
+/// without comparing times: in the browser they are the wire's strings.
 pub fn this_device_first(mut sessions: Vec<SessionInfo>) -> Vec<SessionInfo> {
-    sessions.sort_by(|a, b| {
-        b.current
-            .cmp(&a.current)
-            .then(b.created_at.cmp(&a.created_at))
-    });
+    sessions.sort_by_key(|session| !session.current);
     sessions
-}
-
-/// A time as people read it, in UTC and saying so: the page is rendered
-/// from the same data wherever it runs, so it never guesses a time zone.
-pub fn format_time(time: DateTime<Utc>) -> String {
-    time.format("%-d %b %Y, %H:%M UTC").to_string()
 }
 
 /// "Firefox on Linux" from a `User-Agent` header: enough to recognise one's
@@ -183,6 +178,7 @@ fn platform(agent: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Timestamp;
 
     const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
     const FIREFOX_LINUX: &str =
@@ -194,13 +190,16 @@ mod tests {
     const EDGE_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.2903.86";
     const HEADLESS_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36";
 
-    fn session(id: u128, current: bool, created_secs: i64) -> SessionInfo {
-        let created_at = DateTime::from_timestamp(created_secs, 0).unwrap();
+    /// Written as the wire has them, so the same test reads on both sides.
+    fn session(id: u8, current: bool, created_at: &str) -> SessionInfo {
+        let created_at: Timestamp = created_at.parse().unwrap();
         SessionInfo {
-            id: Uuid::from_u128(id),
+            id: format!("00000000-0000-0000-0000-0000000000{id:02}")
+                .parse()
+                .unwrap(),
+            last_used_at: Timestamp::clone(&created_at),
+            expires_at: Timestamp::clone(&created_at),
             created_at,
-            last_used_at: created_at,
-            expires_at: created_at,
             user_agent: None,
             current,
         }
@@ -234,21 +233,17 @@ mod tests {
     }
 
     #[test]
-    fn this_device_comes_first_then_the_newest() {
+    fn this_device_comes_first_then_the_others_newest_first() {
+        // Newest first, as the server sends them.
         let ordered = this_device_first(vec![
-            session(1, false, 30),
-            session(2, true, 10),
-            session(3, false, 20),
+            session(1, false, "2026-11-23T09:00:30Z"),
+            session(2, true, "2026-11-23T09:00:20Z"),
+            session(3, false, "2026-11-23T09:00:10Z"),
         ]);
-        let ids: Vec<_> = ordered.iter().map(|s| s.id.as_u128()).collect();
-        assert_eq!(ids, [2, 1, 3]);
-    }
-
-    #[test]
-    fn times_say_they_are_utc() {
-        let time = DateTime::parse_from_rfc3339("2026-11-23T09:05:59Z")
-            .unwrap()
-            .to_utc();
-        assert_eq!(format_time(time), "23 Nov 2026, 09:05 UTC");
+        let ids: Vec<_> = ordered.iter().map(|s| s.id.to_string()).collect();
+        assert_eq!(
+            ids,
+            ["02", "01", "03"].map(|n| format!("00000000-0000-0000-0000-0000000000{n}"))
+        );
     }
 }

@@ -5,6 +5,6 @@ mod email;
 mod password;
 mod post;
 
-pub use email::Email;
-pub use password::Password;
-pub use post::{PostBody, PostTitle};
+pub use email::{Email, InvalidEmail};
+pub use password::{Password, WeakPassword};
+pub use post::{InvalidPost, PostBody, PostTitle};

@@ -4,7 +4,7 @@ use leptos_router::components::A;
 
 use crate::api::use_api;
 use crate::auth::use_auth;
-use crate::components::{ApiForm, ChangePasswordForm, SessionList};
+use crate::components::{ApiForm, ChangePasswordForm, SessionList, format_date};
 use crate::first_render::{PageData, take_preloaded_posts, take_preloaded_sessions, take_refusal};
 use crate::model::ChangePassword;
 use crate::server_context::FormName;
@@ -56,7 +56,7 @@ pub fn AccountPage() -> impl IntoView {
                             <dt>"Email"</dt>
                             <dd>{user.email}</dd>
                             <dt>"Member since"</dt>
-                            <dd>{user.created_at.format("%-d %B %Y").to_string()}</dd>
+                            <dd>{format_date(&user.created_at)}</dd>
                         </dl>
                     }
                 })

@@ -1,4 +1,4 @@
-//! The two auth cookies, with exactly the attributes of `CONTRACT.md`.
+//! The two auth cookies, with exactly the attributes of `docs/contract.md`.
 //! Cookies are only ever written here, by axum handlers, never while a page
 //! is rendering.
 

@@ -2,7 +2,6 @@
 //! expiry, no database), for the API; and the auth state a page is rendered
 //! with, for server-side rendering.
 
-use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -12,15 +11,13 @@ use axum::extract::{ConnectInfo, FromRef, FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
-use http::HeaderMap;
 use http::request::Parts;
 use uuid::Uuid;
 
-use super::cookies::{ACCESS_COOKIE, presented_access_token};
+use super::cookies::presented_access_token;
 use super::tokens::{AccessTokenError, TokenService};
 use crate::error::Error;
 use crate::state::AppState;
-use crate::store;
 
 /// The user and session of a valid access token. Rejects with `401`
 /// `unauthenticated`, `invalid_token` or `token_expired` (the last with
@@ -40,9 +37,10 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let tokens = Arc::<TokenService>::from_ref(state);
-        let token = access_cookie(&parts.headers).ok_or(Error::Unauthenticated)?;
+        let jar = CookieJar::from_headers(&parts.headers);
+        let token = presented_access_token(&jar).ok_or(Error::Unauthenticated)?;
         let claims = tokens
-            .verify_access_token(&token)
+            .verify_access_token(token)
             .map_err(|error| match error {
                 AccessTokenError::Expired => Error::TokenExpired,
                 AccessTokenError::Invalid => Error::InvalidToken,
@@ -52,29 +50,6 @@ where
             session_id: claims.sid,
         })
     }
-}
-
-/// The access cookie's value, exactly as [`presented_access_token`] reads
-/// it from a [`CookieJar`] of these headers (the last cookie of that name
-/// wins; names and values trimmed; empty counts as absent), without building
-/// the jar, which copies every cookie into a hash set. Headers with a `%`
-/// anywhere go through the jar, which percent-decodes (and drops a cookie
-/// that does not decode to UTF-8); without one, decoding changes nothing.
-fn access_cookie(headers: &HeaderMap) -> Option<Cow<'_, str>> {
-    let cookies = headers.get_all(http::header::COOKIE);
-    if cookies.iter().any(|value| value.as_bytes().contains(&b'%')) {
-        let jar = CookieJar::from_headers(headers);
-        return presented_access_token(&jar).map(|token| Cow::Owned(token.to_owned()));
-    }
-    cookies
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|cookie| cookie.split_once('='))
-        .rfind(|(name, _)| name.trim() == ACCESS_COOKIE)
-        .map(|(_, value)| value.trim())
-        .filter(|value| !value.is_empty())
-        .map(Cow::Borrowed)
 }
 
 /// The TCP peer's address, when the server runs with connect info (it
@@ -125,7 +100,7 @@ async fn page_auth_state(state: &AppState, jar: &CookieJar) -> AuthState {
         return AuthState::Checking;
     };
     match state.tokens.verify_access_token(token) {
-        Ok(claims) => match store::find_user_by_id(&state.pool, claims.sub).await {
+        Ok(claims) => match state.store.find_user_by_id(claims.sub).await {
             Ok(Some(user)) => AuthState::SignedIn(user),
             Ok(None) => AuthState::SignedOut,
             Err(error) => {
@@ -134,51 +109,5 @@ async fn page_auth_state(state: &AppState, jar: &CookieJar) -> AuthState {
             }
         },
         Err(AccessTokenError::Expired | AccessTokenError::Invalid) => AuthState::Checking,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use http::HeaderValue;
-
-    use super::*;
-
-    #[test]
-    fn the_access_cookie_is_read_as_the_cookie_jar_reads_it() {
-        let cases: &[&[&[u8]]] = &[
-            &[],
-            &[b"access_token=abc.def.ghi"],
-            &[b"a=1; access_token=abc; b=2"],
-            &[b" access_token = abc ;x=y"],
-            &[b"access_token=first; access_token=second"],
-            &[b"access_token=first", b"access_token=second"],
-            &[b"access_token=second", b"access_token="],
-            &[b"access_token="],
-            &[b"access_token"],
-            &[b"=abc; access_token=x=y"],
-            &[b"access_token=\"quoted\""],
-            &[b"access%5Ftoken=encoded"],
-            &[b"access_token=a%20b"],
-            &[b"access_token=ok", b"access_token=%FF"],
-            &[b"access_token=bad%FF; access_token=ok"],
-            &[b"access_token=ok", b"x=\xff\xfe"],
-            &[b"x=\xff; access_token=hidden"],
-            &[b"Access_Token=case"],
-        ];
-        for headers in cases {
-            let mut map = HeaderMap::new();
-            for value in *headers {
-                map.append(
-                    http::header::COOKIE,
-                    HeaderValue::from_bytes(value).unwrap(),
-                );
-            }
-            let jar = CookieJar::from_headers(&map);
-            assert_eq!(
-                access_cookie(&map).as_deref(),
-                presented_access_token(&jar),
-                "{headers:?}"
-            );
-        }
     }
 }

@@ -7,12 +7,11 @@ use std::time::Duration;
 
 use app::model::User;
 use chrono::{DateTime, Utc};
-use sqlx::SqlitePool;
 use uuid::Uuid;
 
 use super::tokens::{RefreshToken, TokenService};
 use crate::error::{Error, Result};
-use crate::store::{self, NewSession};
+use crate::store::{NewSession, RotationOutcome, Store};
 
 /// The tokens a client gets when a session starts or rotates.
 pub struct IssuedTokens {
@@ -33,7 +32,7 @@ pub enum RefreshOutcome {
 /// Starts, refreshes and ends sessions; cheap to clone.
 #[derive(Clone)]
 pub struct Sessions {
-    pool: SqlitePool,
+    store: Store,
     tokens: Arc<TokenService>,
     refresh_ttl: Duration,
     max_age: Duration,
@@ -42,14 +41,14 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn new(
-        pool: SqlitePool,
+        store: Store,
         tokens: Arc<TokenService>,
         refresh_ttl: Duration,
         max_age: Duration,
         reuse_grace: Duration,
     ) -> Self {
         Self {
-            pool,
+            store,
             tokens,
             refresh_ttl,
             max_age,
@@ -95,52 +94,51 @@ impl Sessions {
         now: DateTime<Utc>,
     ) -> Result<IssuedTokens> {
         let (session, tokens) = self.prepare(user_id, user_agent, now)?;
-        store::create_session(&self.pool, &session).await?;
+        self.store.create_session(&session).await?;
         Ok(tokens)
     }
 
-    /// Exchanges a refresh token as `CONTRACT.md` says: rotate it if it is
-    /// current; otherwise, in this order, refuse it if its session is
+    /// Exchanges a refresh token as `docs/contract.md` says: rotate it if
+    /// it is current; otherwise, in this order, refuse it if its session is
     /// revoked or over, let it through without rotation inside the grace
     /// window after its own rotation, and after that treat it as stolen and
-    /// revoke its session.
+    /// revoke its session. `clock` is read once the store holds the write
+    /// lock, so waiting for it never counts against the grace window.
     #[tracing::instrument(name = "Refresh a session", skip_all)]
     pub async fn refresh(
         &self,
         presented: Option<RefreshToken>,
-        now: DateTime<Utc>,
+        clock: impl FnOnce() -> DateTime<Utc> + Send,
     ) -> Result<RefreshOutcome> {
         let presented = presented.ok_or(Error::InvalidRefreshToken)?;
         let old_hash = presented.hash();
         let new_token = RefreshToken::generate()?;
-        let new_expires_at = now + chrono_duration(self.refresh_ttl);
 
-        if let Some(rotated) = store::rotate_refresh_token(
-            &self.pool,
-            &old_hash,
-            &new_token.hash(),
-            new_expires_at,
-            now,
-        )
-        .await?
-        {
-            let access_token =
-                self.tokens
-                    .issue_access_token(rotated.user.id, rotated.session_id, now)?;
-            return Ok(RefreshOutcome::Rotated {
-                user: rotated.user,
-                tokens: IssuedTokens {
-                    access_token,
-                    refresh_token: new_token,
-                },
-            });
-        }
-
-        // Not rotated: find out why, from the token's own record.
-        let stored = store::find_refresh_token(&self.pool, &old_hash)
-            .await?
-            .ok_or(Error::InvalidRefreshToken)?;
-        if stored.session_revoked_at.is_some() || stored.session_expires_at <= now {
+        let rotation = self
+            .store
+            .rotate_refresh_token(
+                &old_hash,
+                &new_token.hash(),
+                chrono_duration(self.refresh_ttl),
+                clock,
+            )
+            .await?;
+        let now = rotation.now;
+        let stored = match rotation.outcome {
+            RotationOutcome::Rotated { session_id, user } => {
+                let access_token = self.tokens.issue_access_token(user.id, session_id, now)?;
+                return Ok(RefreshOutcome::Rotated {
+                    user,
+                    tokens: IssuedTokens {
+                        access_token,
+                        refresh_token: new_token,
+                    },
+                });
+            }
+            // Not rotated: find out why, from the token's own record.
+            RotationOutcome::NotRotated(stored) => stored.ok_or(Error::InvalidRefreshToken)?,
+        };
+        if !stored.session_is_live(now) {
             return Err(Error::InvalidRefreshToken);
         }
         let Some(rotated_at) = stored.rotated_at else {
@@ -148,17 +146,19 @@ impl Sessions {
             return Err(Error::InvalidRefreshToken);
         };
         if now - rotated_at <= chrono_duration(self.reuse_grace) {
-            let user = store::find_user_by_id(&self.pool, stored.user_id)
+            let user = self
+                .store
+                .find_user_by_id(stored.user_id)
                 .await?
                 .ok_or(Error::InvalidRefreshToken)?;
-            store::touch_session(&self.pool, stored.session_id, now).await?;
+            self.store.touch_session(stored.session_id, now).await?;
             let access_token = self
                 .tokens
                 .issue_access_token(user.id, stored.session_id, now)?;
             return Ok(RefreshOutcome::WithinGrace { user, access_token });
         }
         tracing::warn!(session_id = %stored.session_id, "rotated refresh token reused after the grace window; revoking its session");
-        store::revoke_session(&self.pool, stored.session_id, now).await?;
+        self.store.revoke_session(stored.session_id, now).await?;
         Err(Error::RefreshTokenReused)
     }
 
@@ -168,8 +168,8 @@ impl Sessions {
         let Some(presented) = presented else {
             return Ok(());
         };
-        if let Some(stored) = store::find_refresh_token(&self.pool, &presented.hash()).await? {
-            store::revoke_session(&self.pool, stored.session_id, now).await?;
+        if let Some(stored) = self.store.find_refresh_token(&presented.hash()).await? {
+            self.store.revoke_session(stored.session_id, now).await?;
         }
         Ok(())
     }

@@ -7,7 +7,6 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -44,21 +43,21 @@ pub struct Claims {
 pub enum AccessTokenError {
     /// The signature is good but `exp` (plus leeway) has passed.
     Expired,
-    /// Malformed, forged, wrong algorithm, wrong issuer or missing claims.
+    /// Malformed, forged, wrong algorithm or key, wrong issuer or missing
+    /// claims.
     Invalid,
 }
 
-/// Mints and checks access tokens with one HMAC key.
+/// Mints and checks access tokens with one HMAC key, through jsonwebtoken
+/// alone; the keys and the validation rules are built once, at start.
 #[derive(Clone)]
 pub struct TokenService {
+    /// Names the key in every token's header (`kid`), so that a key ring
+    /// can later pick the key that verifies a token by it.
+    kid: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
-    /// The encoded header of every token we sign, with its `.`.
-    own_header: String,
-    /// The same key as `decoding`, for the fast path of our own tokens.
-    hmac: HmacSha256,
-    leeway_secs: u64,
     access_ttl: Duration,
 }
 
@@ -70,24 +69,13 @@ impl TokenService {
         validation.leeway = leeway.as_secs();
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        // A header that cannot fail to serialize; were it to, "." matches no
-        // token and every token takes jsonwebtoken's path.
-        let header = serde_json::to_vec(&Header::new(ALGORITHM)).unwrap_or_default();
-        let own_header = format!("{}.", URL_SAFE_NO_PAD.encode(header));
         Self {
+            kid: key_id(secret),
             encoding: EncodingKey::from_secret(secret.expose()),
             decoding: DecodingKey::from_secret(secret.expose()),
             validation,
-            own_header,
-            hmac: HmacSha256::new(secret.expose()),
-            leeway_secs: leeway.as_secs(),
             access_ttl,
         }
-    }
-
-    /// The access token's lifetime, also the access cookie's `Max-Age`.
-    pub fn access_ttl(&self) -> Duration {
-        self.access_ttl
     }
 
     /// Mints an access token for one session of one user.
@@ -106,66 +94,21 @@ impl TokenService {
             jti: Uuid::new_v4(),
             iss: ISSUER.to_owned(),
         };
-        Ok(jsonwebtoken::encode(
-            &Header::new(ALGORITHM),
-            &claims,
-            &self.encoding,
-        )?)
+        let header = Header {
+            kid: Some(self.kid.clone()),
+            ..Header::new(ALGORITHM)
+        };
+        Ok(jsonwebtoken::encode(&header, &claims, &self.encoding)?)
     }
 
-    /// Checks signature, algorithm, issuer and expiry. jsonwebtoken checks
-    /// the signature before the claims, so `Expired` implies a good signature.
-    ///
-    /// Tokens with the very header we sign with (all of ours) are checked
-    /// here without jsonwebtoken's per-call work (a boxed verifier keyed
-    /// afresh, the header and the claims each parsed twice); anything
-    /// else, and anything not plainly three clean parts, goes through
-    /// jsonwebtoken, which refuses it or decides the same way.
+    /// Checks the key id, the signature, the algorithm, the issuer and the
+    /// expiry. jsonwebtoken checks the signature before the claims, so
+    /// `Expired` implies a good signature.
     pub fn verify_access_token(&self, token: &str) -> Result<Claims, AccessTokenError> {
-        self.verify_own_token(token)
-            .unwrap_or_else(|| self.verify_with_jsonwebtoken(token))
-    }
-
-    /// The same decisions as [`Self::verify_with_jsonwebtoken`] for a token
-    /// with our header: signature first, then the claims parsed once, `exp`
-    /// (with the leeway) before `iss`. `sub`, `exp` and `iss` are required
-    /// by `Claims` itself. `aud` and `nbf` are not looked at: we never put
-    /// them in a token, and a good signature means we made it. `None` hands
-    /// the token to jsonwebtoken.
-    fn verify_own_token(&self, token: &str) -> Option<Result<Claims, AccessTokenError>> {
-        let rest = token.strip_prefix(self.own_header.as_str())?;
-        let (payload, signature) = rest.split_once('.')?;
-        if signature.contains('.') {
-            return None;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AccessTokenError::Invalid)?;
+        if header.kid.as_deref() != Some(self.kid.as_str()) {
+            return Err(AccessTokenError::Invalid);
         }
-        let mut presented = [0u8; 32];
-        match URL_SAFE_NO_PAD.decode_slice(signature, &mut presented) {
-            Ok(32) => {}
-            _ => return None,
-        }
-        let signed = &token.as_bytes()[..self.own_header.len() + payload.len()];
-        if !bool::from(self.hmac.sign(signed).ct_eq(&presented)) {
-            return Some(Err(AccessTokenError::Invalid));
-        }
-        let mut json = [0u8; 512];
-        let len = URL_SAFE_NO_PAD.decode_slice(payload, &mut json).ok()?;
-        let Ok(claims) = serde_json::from_slice::<Claims>(&json[..len]) else {
-            return Some(Err(AccessTokenError::Invalid));
-        };
-        // jsonwebtoken reads `exp` as an unsigned number.
-        let Ok(exp) = u64::try_from(claims.exp) else {
-            return Some(Err(AccessTokenError::Invalid));
-        };
-        if exp < jsonwebtoken::get_current_timestamp().saturating_sub(self.leeway_secs) {
-            return Some(Err(AccessTokenError::Expired));
-        }
-        if claims.iss != ISSUER {
-            return Some(Err(AccessTokenError::Invalid));
-        }
-        Some(Ok(claims))
-    }
-
-    fn verify_with_jsonwebtoken(&self, token: &str) -> Result<Claims, AccessTokenError> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|error| match error.kind() {
@@ -175,23 +118,10 @@ impl TokenService {
     }
 }
 
-/// HMAC-SHA256 keyed once at start; each check clones the keyed state instead
-/// of absorbing the key again, which is the per-call work jsonwebtoken does.
-/// The same MAC as jsonwebtoken's HS256 (the tests check one against the other).
-#[derive(Clone)]
-struct HmacSha256(Hmac<Sha256>);
-
-impl HmacSha256 {
-    fn new(key: &[u8]) -> Self {
-        // HMAC takes keys of any length; this never fails.
-        Self(<Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key length"))
-    }
-
-    fn sign(&self, message: &[u8]) -> [u8; 32] {
-        let mut mac = self.0.clone();
-        mac.update(message);
-        mac.finalize().into_bytes().into()
-    }
+/// A key's public name: the start of its SHA-256, which says nothing of
+/// the key that a token signed with it does not already.
+fn key_id(secret: &Secret) -> String {
+    URL_SAFE_NO_PAD.encode(&Sha256::digest(secret.expose())[..12])
 }
 
 /// An opaque refresh token as the client holds it: 256 bits from the OS
@@ -244,6 +174,15 @@ impl RefreshTokenHash {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The header of our tokens with another algorithm, so that a test
+    /// gets past the key id to what it is about.
+    fn our_header(algorithm: Algorithm) -> Header {
+        Header {
+            kid: Some(key_id(&Secret::new(vec![7; 32]))),
+            ..Header::new(algorithm)
+        }
+    }
 
     fn service(ttl_secs: u64, leeway_secs: u64) -> TokenService {
         TokenService::new(
@@ -322,7 +261,9 @@ mod tests {
             .issue_access_token(Uuid::new_v4(), Uuid::new_v4(), Utc::now())
             .unwrap();
         let claims = real.split('.').nth(1).unwrap();
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let kid = key_id(&Secret::new(vec![7; 32]));
+        let header =
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"none","typ":"JWT","kid":"{kid}"}}"#));
         let unsigned = format!("{header}.{claims}.");
 
         assert_eq!(
@@ -343,7 +284,7 @@ mod tests {
             iss: ISSUER.to_owned(),
         };
         let hs512 = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS512),
+            &our_header(Algorithm::HS512),
             &claims,
             &EncodingKey::from_secret(&[7; 32]),
         )
@@ -365,7 +306,7 @@ mod tests {
             serde_json::json!({ "sid": Uuid::new_v4(), "iat": 0, "exp": exp, "jti": Uuid::new_v4(), "iss": ISSUER }),
             serde_json::json!({ "sub": Uuid::new_v4(), "sid": Uuid::new_v4(), "iat": 0, "exp": exp, "jti": Uuid::new_v4(), "iss": "someone-else" }),
         ] {
-            let token = jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &key).unwrap();
+            let token = jsonwebtoken::encode(&our_header(ALGORITHM), &claims, &key).unwrap();
             assert_eq!(
                 tokens.verify_access_token(&token),
                 Err(AccessTokenError::Invalid),
@@ -375,59 +316,48 @@ mod tests {
     }
 
     #[test]
-    fn the_fast_path_agrees_with_jsonwebtoken() {
-        // Keys shorter than, equal to and longer than SHA-256's block.
-        for key in [vec![7; 32], vec![9; 64], vec![3; 100]] {
-            let tokens = TokenService::new(
-                &Secret::new(key.clone()),
-                Duration::from_secs(60),
-                Duration::from_secs(5),
+    fn a_token_names_its_key_and_carries_every_claim_of_the_contract() {
+        let tokens = service(900, 5);
+        let token = tokens
+            .issue_access_token(Uuid::new_v4(), Uuid::new_v4(), Utc::now())
+            .unwrap();
+
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, ALGORITHM);
+        assert_eq!(header.kid, Some(key_id(&Secret::new(vec![7; 32]))));
+        let payload = URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap();
+        let claims: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&payload).unwrap();
+        for claim in ["sub", "sid", "iat", "exp", "jti", "iss"] {
+            assert!(claims.contains_key(claim), "{claim} missing");
+        }
+    }
+
+    #[test]
+    fn a_token_without_our_key_id_is_invalid_even_when_well_signed() {
+        let tokens = service(900, 5);
+        let key = EncodingKey::from_secret(&[7; 32]);
+        let claims = Claims {
+            sub: Uuid::new_v4(),
+            sid: Uuid::new_v4(),
+            iat: Utc::now().timestamp(),
+            exp: Utc::now().timestamp() + 900,
+            jti: Uuid::new_v4(),
+            iss: ISSUER.to_owned(),
+        };
+        for kid in [None, Some("another key".to_owned())] {
+            let header = Header {
+                kid,
+                ..Header::new(ALGORITHM)
+            };
+            let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+
+            assert_eq!(
+                tokens.verify_access_token(&token),
+                Err(AccessTokenError::Invalid)
             );
-            let now = Utc::now();
-            for issued in [
-                now,
-                now - chrono::Duration::seconds(64),
-                now - chrono::Duration::seconds(66),
-            ] {
-                let token = tokens
-                    .issue_access_token(Uuid::new_v4(), Uuid::new_v4(), issued)
-                    .unwrap();
-                assert!(tokens.verify_own_token(&token).is_some(), "{token}");
-                assert_eq!(
-                    tokens.verify_access_token(&token),
-                    tokens.verify_with_jsonwebtoken(&token)
-                );
-                // A flipped signature character, and the claims of another.
-                let mut tampered = token.clone().into_bytes();
-                let last = tampered.len() - 2;
-                tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
-                let tampered = String::from_utf8(tampered).unwrap();
-                assert_eq!(
-                    tokens.verify_access_token(&tampered),
-                    Err(AccessTokenError::Invalid)
-                );
-                assert_eq!(
-                    tokens.verify_with_jsonwebtoken(&tampered),
-                    Err(AccessTokenError::Invalid)
-                );
-            }
-            let key = EncodingKey::from_secret(&key);
-            let exp = Utc::now().timestamp() + 900;
-            for claims in [
-                serde_json::json!({ "sub": Uuid::new_v4(), "sid": Uuid::new_v4(), "iat": 0, "exp": -5, "jti": Uuid::new_v4(), "iss": ISSUER }),
-                serde_json::json!({ "sub": Uuid::new_v4(), "sid": Uuid::new_v4(), "iat": 0, "exp": 10, "jti": Uuid::new_v4(), "iss": "someone-else" }),
-                serde_json::json!({ "sub": Uuid::new_v4(), "sid": Uuid::new_v4(), "iat": 0, "exp": exp, "jti": Uuid::new_v4(), "iss": "someone-else" }),
-                serde_json::json!({ "sub": Uuid::new_v4(), "sid": Uuid::new_v4(), "iat": 0, "exp": exp, "jti": Uuid::new_v4(), "iss": ISSUER }),
-                serde_json::json!({ "sub": "nope", "sid": Uuid::new_v4(), "iat": 0, "exp": 10, "jti": Uuid::new_v4(), "iss": ISSUER }),
-            ] {
-                let token = jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &key).unwrap();
-                assert!(tokens.verify_own_token(&token).is_some(), "{claims}");
-                assert_eq!(
-                    tokens.verify_access_token(&token),
-                    tokens.verify_with_jsonwebtoken(&token),
-                    "{claims}"
-                );
-            }
         }
     }
 

@@ -1,5 +1,5 @@
 //! `/auth`: register, login, me, refresh, logout, and the account's
-//! sessions and password, as `CONTRACT.md` says. Handlers parse, call the
+//! sessions and password, as `docs/contract.md` says. Handlers parse, call the
 //! session flows and the store, and set cookies; nothing else.
 
 use app::domain::{Email, Password};
@@ -20,7 +20,7 @@ use crate::auth::sessions::RefreshOutcome;
 use crate::auth::throttle::ThrottleKey;
 use crate::error::{AppJson, Error, Result};
 use crate::state::AppState;
-use crate::store::{self, PasswordChange};
+use crate::store::PasswordChange;
 
 /// Mounted under `/auth`.
 pub fn router() -> Router<AppState> {
@@ -45,9 +45,8 @@ async fn register(
     jar: CookieJar,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<(StatusCode, CookieJar, AppJson<UserResponse>)> {
-    let email = Email::parse(&credentials.email).map_err(|e| Error::InvalidEmail(e.to_string()))?;
-    let password =
-        Password::parse(&credentials.password).map_err(|e| Error::WeakPassword(e.to_string()))?;
+    let email = Email::parse(&credentials.email)?;
+    let password = Password::parse(&credentials.password)?;
     let password_hash = state.passwords.hash(password).await?;
     let now = Utc::now();
     let user = app::model::User {
@@ -56,7 +55,10 @@ async fn register(
         created_at: now,
     };
     let (session, tokens) = state.sessions.prepare(user.id, user_agent(&headers), now)?;
-    store::create_user_with_session(&state.pool, &user, &password_hash, &session).await?;
+    state
+        .store
+        .create_user_with_session(&user, &password_hash, &session)
+        .await?;
     let jar = state
         .cookies
         .set_both(jar, tokens.access_token, &tokens.refresh_token);
@@ -83,7 +85,12 @@ async fn login(
     // password longer than any that can be set is wrong for every account,
     // so it is not hashed at all.
     let stored = match &email {
-        Some(email) => store::find_credentials_by_email(&state.pool, email.as_ref()).await?,
+        Some(email) => {
+            state
+                .store
+                .find_credentials_by_email(email.as_ref())
+                .await?
+        }
         None => None,
     };
     let (user, hash) = stored.map_or((None, None), |s| (Some(s.user), Some(s.password_hash)));
@@ -106,7 +113,9 @@ async fn login(
 
 /// Token check plus one primary-key read.
 async fn me(auth: AuthUser, State(state): State<AppState>) -> Result<AppJson<UserResponse>> {
-    let user = store::find_user_by_id(&state.pool, auth.user_id)
+    let user = state
+        .store
+        .find_user_by_id(auth.user_id)
         .await?
         .ok_or(Error::InvalidToken)?;
     Ok(AppJson(UserResponse { user }))
@@ -114,7 +123,7 @@ async fn me(auth: AuthUser, State(state): State<AppState>) -> Result<AppJson<Use
 
 async fn refresh(State(state): State<AppState>, jar: CookieJar) -> Response {
     let presented = presented_refresh_token(&jar);
-    match state.sessions.refresh(presented, Utc::now()).await {
+    match state.sessions.refresh(presented, Utc::now).await {
         Ok(RefreshOutcome::Rotated { user, tokens }) => {
             let jar = state
                 .cookies
@@ -156,7 +165,10 @@ async fn logout_all(
 ) -> Result<impl IntoResponse> {
     let now = Utc::now();
     require_live_session(&state, auth, now).await?;
-    let revoked = store::revoke_all_sessions_of_user(&state.pool, auth.user_id, now).await?;
+    let revoked = state
+        .store
+        .revoke_all_sessions_of_user(auth.user_id, now)
+        .await?;
     tracing::info!(user_id = %auth.user_id, revoked, "signed out everywhere");
     Ok((
         StatusCode::NO_CONTENT,
@@ -172,7 +184,9 @@ async fn list_sessions(
 ) -> Result<AppJson<SessionsResponse>> {
     let now = Utc::now();
     require_live_session(&state, auth, now).await?;
-    let sessions = store::list_live_sessions_of_user(&state.pool, auth.user_id, now)
+    let sessions = state
+        .store
+        .list_live_sessions_of_user(auth.user_id, now)
         .await?
         .into_iter()
         .map(|session| SessionInfo {
@@ -203,7 +217,11 @@ async fn revoke_session(
         .ok()
         .and_then(|Path(id)| Uuid::parse_str(&id).ok())
         .ok_or(Error::NotFound)?;
-    if !store::revoke_session_of_user(&state.pool, auth.user_id, id, now).await? {
+    if !state
+        .store
+        .revoke_session_of_user(auth.user_id, id, now)
+        .await?
+    {
         return Err(Error::NotFound);
     }
     Ok(if id == auth.session_id {
@@ -224,12 +242,16 @@ async fn change_password(
     AppJson(change): AppJson<ChangePassword>,
 ) -> Result<StatusCode> {
     let now = Utc::now();
-    let stored =
-        store::find_credentials_of_live_session(&state.pool, auth.user_id, auth.session_id, now)
-            .await?
-            .ok_or(Error::InvalidToken)?;
-    let new_password =
-        Password::parse(&change.new_password).map_err(|e| Error::WeakPassword(e.to_string()))?;
+    let stored = state
+        .store
+        .find_credentials_of_live_session(auth.user_id, auth.session_id, now)
+        .await?
+        .ok_or(Error::InvalidToken)?;
+    // Worded as the account page's own check words it, so the person reads
+    // the same sentence whichever side refuses (the browser leaves the list
+    // of common passwords to the server).
+    let new_password = Password::parse(&change.new_password)
+        .map_err(|e| Error::WeakPassword(format!("New password: {e}")))?;
 
     let mut keys = vec![ThrottleKey::account(&stored.user.email)];
     keys.extend(peer.map(ThrottleKey::address));
@@ -248,15 +270,16 @@ async fn change_password(
     attempt.succeeded();
 
     let new_hash = state.passwords.hash(new_password).await?;
-    match store::change_password(
-        &state.pool,
-        auth.user_id,
-        auth.session_id,
-        &stored.password_hash,
-        &new_hash,
-        now,
-    )
-    .await?
+    match state
+        .store
+        .change_password(
+            auth.user_id,
+            auth.session_id,
+            &stored.password_hash,
+            &new_hash,
+            now,
+        )
+        .await?
     {
         PasswordChange::Changed => {
             tracing::info!(user_id = %auth.user_id, "password changed; other sessions revoked");
@@ -265,7 +288,7 @@ async fn change_password(
         PasswordChange::SessionGone => Err(Error::InvalidToken),
         // Another request changed it after we checked: the password given as
         // current is not current any more.
-        PasswordChange::PasswordMoved => Err(Error::InvalidCredentials),
+        PasswordChange::ChangedConcurrently => Err(Error::InvalidCredentials),
     }
 }
 
@@ -277,11 +300,12 @@ async fn require_live_session(
     auth: AuthUser,
     now: chrono::DateTime<Utc>,
 ) -> Result<()> {
-    if store::session_is_live(&state.pool, auth.user_id, auth.session_id, now).await? {
-        Ok(())
-    } else {
-        Err(Error::InvalidToken)
-    }
+    state
+        .store
+        .find_user_of_live_session(auth.user_id, auth.session_id, now)
+        .await?
+        .map(|_| ())
+        .ok_or(Error::InvalidToken)
 }
 
 /// Whether a password could be one that register or a change accepted;

@@ -4,18 +4,17 @@ use app::model::Health;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use sqlx::SqlitePool;
 
 use crate::error::{AppJson, Result};
 use crate::state::AppState;
-use crate::store;
+use crate::store::Store;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(health))
 }
 
-async fn health(State(pool): State<SqlitePool>) -> Result<AppJson<Health>> {
-    store::ping(&pool).await?;
+async fn health(State(store): State<Store>) -> Result<AppJson<Health>> {
+    store.ping().await?;
     Ok(AppJson(Health {
         status: "ok".to_owned(),
     }))

@@ -8,40 +8,36 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use chrono::Utc;
-use sqlx::SqlitePool;
 use uuid::Uuid;
 
 use crate::auth::extractor::AuthUser;
-use crate::error::{AppJson, Error, Result};
+use crate::error::{AppJson, Result};
 use crate::state::AppState;
-use crate::store;
+use crate::store::Store;
 
 /// Mounted under `/api`.
 pub fn router() -> Router<AppState> {
     Router::new().route("/posts", get(list_posts).post(create_post))
 }
 
-async fn list_posts(
-    auth: AuthUser,
-    State(pool): State<SqlitePool>,
-) -> Result<AppJson<PostsResponse>> {
-    let posts = store::list_posts_of_user(&pool, auth.user_id).await?;
+async fn list_posts(auth: AuthUser, State(store): State<Store>) -> Result<AppJson<PostsResponse>> {
+    let posts = store.list_posts_of_user(auth.user_id).await?;
     Ok(AppJson(PostsResponse { posts }))
 }
 
 async fn create_post(
     auth: AuthUser,
-    State(pool): State<SqlitePool>,
+    State(store): State<Store>,
     AppJson(new_post): AppJson<NewPost>,
 ) -> Result<(StatusCode, AppJson<PostResponse>)> {
-    let title = PostTitle::parse(&new_post.title).map_err(|e| Error::InvalidPost(e.to_string()))?;
-    let body = PostBody::parse(&new_post.body).map_err(|e| Error::InvalidPost(e.to_string()))?;
+    let title = PostTitle::parse(&new_post.title)?;
+    let body = PostBody::parse(&new_post.body)?;
     let post = Post {
         id: Uuid::new_v4(),
         title: title.as_ref().to_owned(),
         body: body.as_ref().to_owned(),
         created_at: Utc::now(),
     };
-    store::insert_post(&pool, auth.user_id, &post).await?;
+    store.insert_post(auth.user_id, &post).await?;
     Ok((StatusCode::CREATED, AppJson(PostResponse { post })))
 }

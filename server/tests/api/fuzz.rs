@@ -440,7 +440,7 @@ fn no_generated_request_gets_a_5xx_a_non_json_error_a_leak_or_a_partial_write() 
         .unwrap();
     // Throttling would turn most logins into 429s; it has its own tests.
     let (app, session) = runtime.block_on(async {
-        let app = spawn_app_with(&[("LOGIN_MAX_FAILURES", "100000")]).await;
+        let app = spawn_app_with(|s| s.login_max_failures = 100000).await;
         let session = Session::from_response(&app.register("ada@example.com", PASSWORD).await);
         (app, session)
     });

@@ -52,7 +52,7 @@ async fn json_responses_get_a_policy_that_allows_nothing() {
 
 #[tokio::test]
 async fn with_secure_cookies_every_response_asks_for_https_only() {
-    let app = spawn_app_with(&[("COOKIE_SECURE", "true")]).await;
+    let app = spawn_app_with(|s| s.cookie_secure = true).await;
 
     for path in ["/healthz", "/", "/auth/me"] {
         let response = app.get(path).await;

@@ -1,8 +1,9 @@
 //! Starts the real server on a free port with a fresh SQLite file in a
 //! temporary folder, and talks to it over HTTP like any client would.
+//! `TEST_LOG=1 cargo test ...` shows the servers' logs (filtered by
+//! `RUST_LOG`, default `info`); without it they are dropped.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use reqwest::header::{COOKIE, SET_COOKIE};
@@ -28,40 +29,57 @@ pub struct TestApp {
     pub data_dir: Arc<TempDir>,
     /// The server's own database, for assertions only.
     pub pool: SqlitePool,
-    vars: Vec<(String, String)>,
+    settings: Settings,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
+/// Logs go to the test's captured output when `TEST_LOG` is set, and
+/// nowhere otherwise; installed once for the whole test binary.
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .init();
+    }
+});
+
 /// A server with the default settings (and insecure cookies, as over http).
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(&[]).await
+    spawn_app_with(|_| {}).await
 }
 
-/// A server with some settings overridden, e.g. `[("ACCESS_TOKEN_TTL_SECS", "1")]`.
-pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
-    let vars = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    start(Arc::new(tempfile::tempdir().unwrap()), vars).await
+/// A server with some settings changed, e.g.
+/// `spawn_app_with(|s| s.login_max_failures = 3)`. The data folder, the
+/// address (a free port) and insecure cookies are set before `configure`
+/// runs; it may change any of them.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    LazyLock::force(&TRACING);
+    let data_dir = Arc::new(tempfile::tempdir().unwrap());
+    let dir = data_dir.path().display().to_string();
+    let mut settings = Settings::from_lookup(|name| match name {
+        "DATA_DIR" => Some(dir.clone()),
+        "LEPTOS_SITE_ADDR" => Some("127.0.0.1:0".into()),
+        "COOKIE_SECURE" => Some("false".into()),
+        _ => None,
+    })
+    .unwrap();
+    configure(&mut settings);
+    start(data_dir, settings).await
 }
 
-async fn start(data_dir: Arc<TempDir>, vars: Vec<(String, String)>) -> TestApp {
-    let mut env: HashMap<String, String> = HashMap::from([
-        ("DATA_DIR".into(), data_dir.path().display().to_string()),
-        ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
-        ("COOKIE_SECURE".into(), "false".into()),
-    ]);
-    env.extend(vars.iter().cloned());
-    let settings = Settings::from_lookup(|name| env.get(name).cloned()).unwrap();
-    let database_url = settings.database_url.clone();
+async fn start(data_dir: Arc<TempDir>, settings: Settings) -> TestApp {
     let leptos_options = leptos::config::LeptosOptions::builder()
         .output_name("auth-demo")
         .site_root("target/site")
         .build();
 
-    let application = Application::build(settings, leptos_options).await.unwrap();
+    let application = Application::build(settings.clone(), leptos_options)
+        .await
+        .unwrap();
     let address = format!("http://{}", application.local_addr().unwrap());
     let (shutdown, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until(async {
@@ -71,9 +89,9 @@ async fn start(data_dir: Arc<TempDir>, vars: Vec<(String, String)>) -> TestApp {
     TestApp {
         address,
         client: client(),
-        pool: SqlitePool::connect(&database_url).await.unwrap(),
+        pool: SqlitePool::connect(&settings.database_url).await.unwrap(),
         data_dir,
-        vars,
+        settings,
         shutdown: Some(shutdown),
         server: Some(server),
     }
@@ -105,7 +123,7 @@ impl TestApp {
             server.await.unwrap().unwrap();
         }
         self.pool.close().await;
-        let mut restarted = start(Arc::clone(&self.data_dir), self.vars.clone()).await;
+        let mut restarted = start(Arc::clone(&self.data_dir), self.settings.clone()).await;
         restarted.client = self.client.clone();
         restarted
     }

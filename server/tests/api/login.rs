@@ -87,10 +87,10 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer_and_both_pay_
 #[tokio::test]
 async fn too_many_failures_are_rate_limited_with_retry_after() {
     // Arrange
-    let app = spawn_app_with(&[
-        ("LOGIN_MAX_FAILURES", "3"),
-        ("LOGIN_FAILURE_WINDOW_SECS", "60"),
-    ])
+    let app = spawn_app_with(|s| {
+        s.login_max_failures = 3;
+        s.login_failure_window = Duration::from_secs(60);
+    })
     .await;
     app.register("ada@example.com", PASSWORD).await;
     for _ in 0..3 {
@@ -113,7 +113,7 @@ async fn too_many_failures_are_rate_limited_with_retry_after() {
 
 #[tokio::test]
 async fn failures_for_unknown_accounts_are_throttled_per_address_too() {
-    let app = spawn_app_with(&[("LOGIN_MAX_FAILURES", "2")]).await;
+    let app = spawn_app_with(|s| s.login_max_failures = 2).await;
     app.login("a@example.com", "whatever password").await;
     app.login("b@example.com", "whatever password").await;
 
@@ -125,7 +125,7 @@ async fn failures_for_unknown_accounts_are_throttled_per_address_too() {
 #[tokio::test]
 async fn a_burst_of_concurrent_guesses_gets_no_more_tries_than_the_limit() {
     // Arrange
-    let app = spawn_app_with(&[("LOGIN_MAX_FAILURES", "3")]).await;
+    let app = spawn_app_with(|s| s.login_max_failures = 3).await;
     app.register("ada@example.com", PASSWORD).await;
 
     // Act: twelve guesses at once, all before any of them has been checked.
@@ -159,10 +159,10 @@ async fn a_burst_of_concurrent_guesses_gets_no_more_tries_than_the_limit() {
 #[tokio::test]
 async fn the_lockout_ends_with_the_window_even_if_the_attacker_keeps_trying() {
     // Arrange
-    let app = spawn_app_with(&[
-        ("LOGIN_MAX_FAILURES", "2"),
-        ("LOGIN_FAILURE_WINDOW_SECS", "2"),
-    ])
+    let app = spawn_app_with(|s| {
+        s.login_max_failures = 2;
+        s.login_failure_window = Duration::from_secs(2);
+    })
     .await;
     app.register("ada@example.com", PASSWORD).await;
     for _ in 0..2 {
@@ -184,7 +184,7 @@ async fn the_lockout_ends_with_the_window_even_if_the_attacker_keeps_trying() {
 
 #[tokio::test]
 async fn a_successful_login_clears_the_accounts_failures() {
-    let app = spawn_app_with(&[("LOGIN_MAX_FAILURES", "3")]).await;
+    let app = spawn_app_with(|s| s.login_max_failures = 3).await;
     app.register("ada@example.com", PASSWORD).await;
     app.login("ada@example.com", "wrong password").await;
     app.login("ada@example.com", "wrong password").await;

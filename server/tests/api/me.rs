@@ -67,7 +67,11 @@ async fn a_malformed_or_forged_access_token_is_invalid_token_with_no_challenge()
 #[tokio::test]
 async fn an_expired_access_token_is_token_expired_with_the_challenge_header() {
     // Arrange
-    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SECS", "1"), ("TOKEN_LEEWAY_SECS", "0")]).await;
+    let app = spawn_app_with(|s| {
+        s.access_token_ttl = Duration::from_secs(1);
+        s.token_leeway = Duration::ZERO;
+    })
+    .await;
     let access = app.signed_in_user().await.access().value.clone();
     assert_eq!(
         app.get_with_access("/auth/me", &access).await.status(),

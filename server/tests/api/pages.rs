@@ -55,7 +55,11 @@ async fn a_page_rendered_without_or_with_a_bad_access_cookie_is_checking_not_sig
 #[tokio::test]
 async fn a_page_rendered_with_an_expired_access_cookie_is_checking() {
     // Arrange
-    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SECS", "1"), ("TOKEN_LEEWAY_SECS", "0")]).await;
+    let app = spawn_app_with(|s| {
+        s.access_token_ttl = Duration::from_secs(1);
+        s.token_leeway = Duration::ZERO;
+    })
+    .await;
     let access = app.signed_in_user().await.access().value.clone();
     tokio::time::sleep(Duration::from_millis(2100)).await;
 

@@ -120,7 +120,7 @@ async fn any_characters_up_to_the_limit_are_a_password() {
 
 #[tokio::test]
 async fn wrong_current_passwords_are_throttled_like_failed_logins() {
-    let app = spawn_app_with(&[("LOGIN_MAX_FAILURES", "2")]).await;
+    let app = spawn_app_with(|s| s.login_max_failures = 2).await;
     app.signed_in_user().await;
 
     for _ in 0..2 {

@@ -90,7 +90,11 @@ async fn posts_need_an_access_token() {
 
 #[tokio::test]
 async fn an_expired_access_token_on_the_api_is_token_expired_with_the_challenge() {
-    let app = spawn_app_with(&[("ACCESS_TOKEN_TTL_SECS", "1"), ("TOKEN_LEEWAY_SECS", "0")]).await;
+    let app = spawn_app_with(|s| {
+        s.access_token_ttl = Duration::from_secs(1);
+        s.token_leeway = Duration::ZERO;
+    })
+    .await;
     let access = app.signed_in_user().await.access().value.clone();
     tokio::time::sleep(Duration::from_millis(2100)).await;
 

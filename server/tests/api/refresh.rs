@@ -80,7 +80,7 @@ async fn a_rotated_token_within_the_grace_window_gets_only_a_new_access_cookie()
 #[tokio::test]
 async fn a_rotated_token_after_the_grace_window_revokes_the_whole_session() {
     // Arrange
-    let app = spawn_app_with(&[("REFRESH_REUSE_GRACE_SECS", "1")]).await;
+    let app = spawn_app_with(|s| s.refresh_reuse_grace = Duration::from_secs(1)).await;
     let old = app.signed_in_user().await.refresh().value.clone();
     let first = app.refresh_with(&old).await;
     let newest = Cookies::from(&first).refresh().value.clone();
@@ -130,7 +130,7 @@ async fn a_missing_or_unknown_refresh_token_is_invalid_and_clears_the_cookies() 
 
 #[tokio::test]
 async fn an_expired_refresh_token_is_invalid() {
-    let app = spawn_app_with(&[("REFRESH_TOKEN_TTL_SECS", "1")]).await;
+    let app = spawn_app_with(|s| s.refresh_token_ttl = Duration::from_secs(1)).await;
     let refresh = app.signed_in_user().await.refresh().value.clone();
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
@@ -142,7 +142,7 @@ async fn an_expired_refresh_token_is_invalid() {
 #[tokio::test]
 async fn rotation_never_extends_the_absolute_session_lifetime() {
     // Arrange
-    let app = spawn_app_with(&[("SESSION_MAX_AGE_SECS", "2")]).await;
+    let app = spawn_app_with(|s| s.session_max_age = Duration::from_secs(2)).await;
     let mut refresh = app.signed_in_user().await.refresh().value.clone();
 
     // Act: keep rotating past the session's end. The loop's own limit is

@@ -62,7 +62,7 @@ async fn the_cookies_carry_exactly_the_contract_attributes() {
 
 #[tokio::test]
 async fn cookies_are_secure_when_configured() {
-    let app = crate::helpers::spawn_app_with(&[("COOKIE_SECURE", "true")]).await;
+    let app = crate::helpers::spawn_app_with(|s| s.cookie_secure = true).await;
 
     let response = app.register("ada@example.com", PASSWORD).await;
 

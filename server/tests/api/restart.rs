@@ -1,4 +1,5 @@
 use reqwest::StatusCode;
+use server::config::Secret;
 
 use crate::helpers::{Cookies, spawn_app};
 
@@ -51,8 +52,10 @@ async fn the_database_is_created_with_its_schema_on_first_start() {
 
 #[tokio::test]
 async fn a_configured_key_is_used_instead_of_a_key_file() {
-    let app =
-        crate::helpers::spawn_app_with(&[("JWT_SECRET", "0123456789abcdef0123456789abcdef")]).await;
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.jwt_secret = Some(Secret::new(b"0123456789abcdef0123456789abcdef".to_vec()))
+    })
+    .await;
 
     app.signed_in_user().await;
 

@@ -1,0 +1,628 @@
+//! The store: what handlers and services ask of the database, in names and
+//! types that do not depend on which database it is. Each backend is one
+//! module beside this one (`sqlite.rs` today) holding all of its SQL;
+//! [`Store`] picks the backend from `DATABASE_URL` at start and forwards
+//! every call to it, so adding a backend means a module and one arm per
+//! [`dispatch!`], not a change to any caller.
+//!
+//! Reads that must be consistent with a write, and every write that takes
+//! more than one statement, happen inside one transaction of the backend;
+//! the backends build those from functions that take a connection, so a
+//! query is written once whether it runs alone or inside a transaction.
+
+mod sqlite;
+
+use app::model::{Post, User};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::auth::tokens::RefreshTokenHash;
+use crate::error::Result;
+
+/// The database behind the server; cheap to clone (it holds pools).
+#[derive(Clone)]
+pub struct Store(Backend);
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+}
+
+/// Forwards a call to whichever backend the store runs on.
+macro_rules! dispatch {
+    ($store:expr, $backend:ident => $call:expr) => {
+        match &$store.0 {
+            Backend::Sqlite($backend) => $call,
+        }
+    };
+}
+
+/// A login about to be stored, with the hash of its first refresh token.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    /// The absolute end of the session; rotation never moves it.
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub refresh_token_hash: RefreshTokenHash,
+    pub refresh_expires_at: DateTime<Utc>,
+}
+
+/// What login needs to check a password.
+pub struct StoredCredentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// A refresh token as stored, with the state of its session.
+#[derive(Clone, Debug)]
+pub struct StoredRefreshToken {
+    pub token_hash: Vec<u8>,
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub rotated_at: Option<DateTime<Utc>>,
+    pub session_revoked_at: Option<DateTime<Utc>>,
+    pub session_expires_at: DateTime<Utc>,
+}
+
+impl StoredRefreshToken {
+    /// Whether the token's session is still live (see [`is_live`]).
+    pub fn session_is_live(&self, now: DateTime<Utc>) -> bool {
+        is_live(self.session_revoked_at, self.session_expires_at, now)
+    }
+}
+
+/// A session as the session list shows it.
+#[derive(Clone, Debug)]
+pub struct StoredSession {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+}
+
+/// What an attempt to rotate a refresh token found, and the time it was
+/// made at: read after the write lock was held, so a request that queued
+/// behind others is judged by when it ran, not by when it arrived.
+#[derive(Clone, Debug)]
+pub struct Rotation {
+    pub now: DateTime<Utc>,
+    pub outcome: RotationOutcome,
+}
+
+#[derive(Clone, Debug)]
+pub enum RotationOutcome {
+    /// The token was the current token of a live session and is now
+    /// rotated; the new one is stored.
+    Rotated { session_id: Uuid, user: User },
+    /// Nothing was written. The token's record as it stood (if there is
+    /// one), for the caller to tell a reuse from a revoked session.
+    NotRotated(Option<StoredRefreshToken>),
+}
+
+/// Why a password change was or was not stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasswordChange {
+    /// Stored, and every other session of the user revoked.
+    Changed,
+    /// The session making the change was revoked or ended meanwhile.
+    SessionGone,
+    /// Another request changed the password after the caller checked the
+    /// current one: what the caller checked is no longer the password.
+    ChangedConcurrently,
+}
+
+/// The one definition of a live session: not revoked, and not past its
+/// absolute end. Every query that cares reads both columns and asks this,
+/// rather than repeating the condition in its SQL.
+pub fn is_live(
+    revoked_at: Option<DateTime<Utc>>,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> bool {
+    revoked_at.is_none() && expires_at > now
+}
+
+impl Store {
+    /// Opens the database `DATABASE_URL` names, creating it if it is an
+    /// SQLite file that does not exist yet, and brings its schema up to
+    /// date. A URL of any other scheme stops the server at start.
+    pub async fn connect(database_url: &str) -> anyhow::Result<Self> {
+        if database_url.starts_with("sqlite:") {
+            Ok(Self(Backend::Sqlite(
+                sqlite::SqliteStore::connect(database_url).await?,
+            )))
+        } else {
+            anyhow::bail!(
+                "DATABASE_URL must start with sqlite: (e.g. sqlite://data/app.db); \
+                 no other database is supported yet"
+            )
+        }
+    }
+
+    /// Answers once the database does.
+    pub async fn ping(&self) -> Result<()> {
+        dispatch!(self, s => s.ping().await)
+    }
+
+    /// Register: the user and their first session, both or neither.
+    /// `EmailTaken` when the email has an account already.
+    pub async fn create_user_with_session(
+        &self,
+        user: &User,
+        password_hash: &str,
+        session: &NewSession,
+    ) -> Result<()> {
+        dispatch!(self, s => s.create_user_with_session(user, password_hash, session).await)
+    }
+
+    /// Login: a new session for an existing user.
+    pub async fn create_session(&self, session: &NewSession) -> Result<()> {
+        dispatch!(self, s => s.create_session(session).await)
+    }
+
+    /// The user with this (normalised) email and their password hash.
+    pub async fn find_credentials_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<StoredCredentials>> {
+        dispatch!(self, s => s.find_credentials_by_email(email).await)
+    }
+
+    /// One primary-key read.
+    pub async fn find_user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
+        dispatch!(self, s => s.find_user_by_id(user_id).await)
+    }
+
+    /// The user, if `session_id` is a live session of theirs: one read, for
+    /// everything that must refuse a revoked session at once.
+    pub async fn find_user_of_live_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>> {
+        Ok(self
+            .find_credentials_of_live_session(user_id, session_id, now)
+            .await?
+            .map(|credentials| credentials.user))
+    }
+
+    /// The credentials of the user of a live session, for a password
+    /// change: `None` when the session is revoked, over, or not this user's.
+    pub async fn find_credentials_of_live_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredCredentials>> {
+        dispatch!(self, s => s.find_credentials_of_live_session(user_id, session_id, now).await)
+    }
+
+    /// Rotates a refresh token if, and only if, it is the current token of
+    /// a live session: of many concurrent calls with one token exactly one
+    /// rotates it. `clock` is read once the write lock is held; the new
+    /// token lives `refresh_ttl` from then, and never past its session.
+    pub async fn rotate_refresh_token(
+        &self,
+        old: &RefreshTokenHash,
+        new: &RefreshTokenHash,
+        refresh_ttl: chrono::Duration,
+        clock: impl FnOnce() -> DateTime<Utc> + Send,
+    ) -> Result<Rotation> {
+        dispatch!(self, s => s.rotate_refresh_token(old, new, refresh_ttl, clock).await)
+    }
+
+    /// A refresh token and its session, whatever their state.
+    pub async fn find_refresh_token(
+        &self,
+        hash: &RefreshTokenHash,
+    ) -> Result<Option<StoredRefreshToken>> {
+        dispatch!(self, s => s.find_refresh_token(hash).await)
+    }
+
+    /// Notes that a session was just used (the grace answer of a refresh).
+    pub async fn touch_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+        dispatch!(self, s => s.touch_session(session_id, now).await)
+    }
+
+    /// Revokes a session, and so every refresh token of it. The first
+    /// revocation time is kept: revoking again changes nothing.
+    pub async fn revoke_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+        dispatch!(self, s => s.revoke_session(session_id, now).await)
+    }
+
+    /// A user's live sessions, newest first.
+    pub async fn list_live_sessions_of_user(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<StoredSession>> {
+        dispatch!(self, s => s.list_live_sessions_of_user(user_id, now).await)
+    }
+
+    /// Revokes one session of one user, keeping the first revocation time.
+    /// `false` when the user has no session with this id (someone else's
+    /// session counts as none).
+    pub async fn revoke_session_of_user(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        dispatch!(self, s => s.revoke_session_of_user(user_id, session_id, now).await)
+    }
+
+    /// Revokes every session of a user; returns how many were not revoked
+    /// before.
+    pub async fn revoke_all_sessions_of_user(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        dispatch!(self, s => s.revoke_all_sessions_of_user(user_id, now).await)
+    }
+
+    /// Replaces a user's password hash and revokes every other session of
+    /// the user, both or neither, under the write lock: only if the stored
+    /// hash is still the one the caller checked the current password
+    /// against, and the caller's session is still live.
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        keep_session: Uuid,
+        checked_hash: &str,
+        new_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<PasswordChange> {
+        dispatch!(self, s => s.change_password(user_id, keep_session, checked_hash, new_hash, now).await)
+    }
+
+    /// Deletes what can no longer be used: expired refresh tokens, and
+    /// revoked or expired sessions with all their tokens. Rotated tokens
+    /// stay until they expire, so that their reuse is still recognised.
+    /// Returns the numbers of tokens and sessions deleted.
+    pub async fn delete_expired_sessions_and_tokens(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, u64)> {
+        dispatch!(self, s => s.delete_expired_sessions_and_tokens(now).await)
+    }
+
+    /// Stores a new post of a user.
+    pub async fn insert_post(&self, user_id: Uuid, post: &Post) -> Result<()> {
+        dispatch!(self, s => s.insert_post(user_id, post).await)
+    }
+
+    /// A user's own posts, newest first.
+    pub async fn list_posts_of_user(&self, user_id: Uuid) -> Result<Vec<Post>> {
+        dispatch!(self, s => s.list_posts_of_user(user_id).await)
+    }
+}
+
+/// Through the interface only, so that every backend can be run through
+/// the same tests.
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::auth::tokens::RefreshToken;
+    use crate::error::Error;
+
+    /// A fresh, migrated database file; the folder lives as long as the store.
+    async fn test_store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        (Store::connect(&url).await.unwrap(), dir)
+    }
+
+    fn new_session(user_id: Uuid, lifetime: Duration) -> NewSession {
+        let now = Utc::now();
+        NewSession {
+            id: Uuid::new_v4(),
+            user_id,
+            created_at: now,
+            expires_at: now + lifetime,
+            user_agent: Some("test".into()),
+            refresh_token_hash: RefreshToken::generate().unwrap().hash(),
+            refresh_expires_at: now + lifetime,
+        }
+    }
+
+    async fn user_with_session(store: &Store, lifetime: Duration) -> (User, NewSession) {
+        let user = User {
+            id: Uuid::new_v4(),
+            email: format!("{}@example.com", Uuid::new_v4()),
+            created_at: Utc::now(),
+        };
+        let session = new_session(user.id, lifetime);
+        store
+            .create_user_with_session(&user, "hash", &session)
+            .await
+            .unwrap();
+        (user, session)
+    }
+
+    async fn rotate(store: &Store, old: &RefreshTokenHash, at: DateTime<Utc>) -> Rotation {
+        let new = RefreshToken::generate().unwrap().hash();
+        store
+            .rotate_refresh_token(old, &new, Duration::days(30), || at)
+            .await
+            .unwrap()
+    }
+
+    fn rotated_user(rotation: &Rotation) -> Option<&User> {
+        match &rotation.outcome {
+            RotationOutcome::Rotated { user, .. } => Some(user),
+            RotationOutcome::NotRotated(_) => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn of_fifty_concurrent_rotations_of_one_token_exactly_one_succeeds() {
+        // Arrange
+        let (store, _dir) = test_store().await;
+        let (user, session) = user_with_session(&store, Duration::days(1)).await;
+
+        // Act
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let store = store.clone();
+            let old = session.refresh_token_hash;
+            tasks.spawn(async move { rotate(&store, &old, Utc::now()).await });
+        }
+        let results = tasks.join_all().await;
+
+        // Assert
+        let winners: Vec<_> = results.iter().filter_map(rotated_user).collect();
+        assert_eq!(winners, [&user]);
+        let losers_saw_it_rotated = results.iter().all(|rotation| match &rotation.outcome {
+            RotationOutcome::Rotated { .. } => true,
+            RotationOutcome::NotRotated(stored) => {
+                stored.as_ref().is_some_and(|s| s.rotated_at.is_some())
+            }
+        });
+        assert!(losers_saw_it_rotated);
+    }
+
+    #[tokio::test]
+    async fn the_rotation_time_is_the_one_the_clock_gives_under_the_lock() {
+        let (store, _dir) = test_store().await;
+        let (_, session) = user_with_session(&store, Duration::days(1)).await;
+        let later = Utc::now() + Duration::seconds(42);
+
+        let rotation = rotate(&store, &session.refresh_token_hash, later).await;
+
+        assert_eq!(rotation.now, later);
+        let old = store
+            .find_refresh_token(&session.refresh_token_hash)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(old.rotated_at, Some(later));
+    }
+
+    #[tokio::test]
+    async fn a_rotated_token_never_outlives_its_session() {
+        let (store, _dir) = test_store().await;
+        let (_, session) = user_with_session(&store, Duration::hours(1)).await;
+        let new = RefreshToken::generate().unwrap().hash();
+
+        store
+            .rotate_refresh_token(
+                &session.refresh_token_hash,
+                &new,
+                Duration::days(30),
+                Utc::now,
+            )
+            .await
+            .unwrap();
+
+        let stored = store.find_refresh_token(&new).await.unwrap().unwrap();
+        assert_eq!(stored.expires_at, session.expires_at);
+        assert_eq!(stored.session_expires_at, session.expires_at);
+    }
+
+    #[tokio::test]
+    async fn revoking_a_session_leaves_rotation_times_alone_and_stops_its_current_token() {
+        // Arrange
+        let (store, _dir) = test_store().await;
+        let (_, session) = user_with_session(&store, Duration::days(1)).await;
+        let rotated_at = Utc::now();
+        let new = RefreshToken::generate().unwrap().hash();
+        store
+            .rotate_refresh_token(&session.refresh_token_hash, &new, Duration::days(1), || {
+                rotated_at
+            })
+            .await
+            .unwrap();
+
+        // Act
+        let first = rotated_at + Duration::seconds(5);
+        store.revoke_session(session.id, first).await.unwrap();
+        store
+            .revoke_session(session.id, rotated_at + Duration::seconds(9))
+            .await
+            .unwrap();
+
+        // Assert
+        let old = store
+            .find_refresh_token(&session.refresh_token_hash)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(old.rotated_at, Some(rotated_at));
+        assert_eq!(old.session_revoked_at, Some(first));
+        let again = rotate(&store, &new, Utc::now()).await;
+        assert!(
+            rotated_user(&again).is_none(),
+            "a revoked session's current token no longer rotates"
+        );
+        let current = store.find_refresh_token(&new).await.unwrap().unwrap();
+        assert_eq!(
+            current.rotated_at, None,
+            "and the refused rotation wrote nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_account_with_the_same_email_is_email_taken_and_writes_nothing() {
+        let (store, _dir) = test_store().await;
+        let (user, _) = user_with_session(&store, Duration::days(1)).await;
+        let twin = User {
+            id: Uuid::new_v4(),
+            ..user.clone()
+        };
+        let session = new_session(twin.id, Duration::days(1));
+
+        let result = store
+            .create_user_with_session(&twin, "hash", &session)
+            .await;
+
+        assert!(matches!(result, Err(Error::EmailTaken)));
+        assert!(store.find_user_by_id(twin.id).await.unwrap().is_none());
+        let token = store
+            .find_refresh_token(&session.refresh_token_hash)
+            .await
+            .unwrap();
+        assert!(token.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_password_change_revokes_the_other_sessions_only_if_nothing_changed_meanwhile() {
+        // Arrange: one user, two sessions.
+        let (store, _dir) = test_store().await;
+        let (user, this) = user_with_session(&store, Duration::days(1)).await;
+        let other = new_session(user.id, Duration::days(1));
+        store.create_session(&other).await.unwrap();
+        let now = Utc::now();
+
+        // Act
+        let change = |checked: &'static str, new: &'static str| {
+            store.change_password(user.id, this.id, checked, new, now)
+        };
+        let stale = change("not the hash", "new").await.unwrap();
+        let changed = change("hash", "new").await.unwrap();
+        let again = change("hash", "newer").await.unwrap();
+
+        // Assert
+        assert_eq!(stale, PasswordChange::ChangedConcurrently);
+        assert_eq!(changed, PasswordChange::Changed);
+        assert_eq!(
+            again,
+            PasswordChange::ChangedConcurrently,
+            "the hash it checked is gone"
+        );
+        let live = |session: Uuid| store.find_user_of_live_session(user.id, session, now);
+        assert_eq!(live(this.id).await.unwrap(), Some(user.clone()));
+        assert_eq!(live(other.id).await.unwrap(), None);
+        let stored = store
+            .find_credentials_by_email(&user.email)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.password_hash, "new");
+    }
+
+    #[tokio::test]
+    async fn a_revoked_session_cannot_change_the_password() {
+        let (store, _dir) = test_store().await;
+        let (user, session) = user_with_session(&store, Duration::days(1)).await;
+        store
+            .revoke_all_sessions_of_user(user.id, Utc::now())
+            .await
+            .unwrap();
+
+        let result = store
+            .change_password(user.id, session.id, "hash", "new", Utc::now())
+            .await
+            .unwrap();
+
+        assert_eq!(result, PasswordChange::SessionGone);
+        let stored = store
+            .find_credentials_by_email(&user.email)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.password_hash, "hash");
+    }
+
+    #[tokio::test]
+    async fn a_live_session_is_found_only_for_its_own_user_and_until_it_ends() {
+        let (store, _dir) = test_store().await;
+        let (ada, session) = user_with_session(&store, Duration::hours(1)).await;
+        let (grace, _) = user_with_session(&store, Duration::hours(1)).await;
+        let now = Utc::now();
+        let find = |user: Uuid, at| store.find_user_of_live_session(user, session.id, at);
+
+        assert_eq!(find(ada.id, now).await.unwrap(), Some(ada.clone()));
+        assert_eq!(find(grace.id, now).await.unwrap(), None);
+        assert_eq!(find(ada.id, session.expires_at).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn only_the_owner_can_revoke_a_session_and_only_live_ones_are_listed() {
+        let (store, _dir) = test_store().await;
+        let (ada, ada_session) = user_with_session(&store, Duration::days(1)).await;
+        let (grace, _) = user_with_session(&store, Duration::days(1)).await;
+        let now = Utc::now();
+
+        let by_grace = store
+            .revoke_session_of_user(grace.id, ada_session.id, now)
+            .await
+            .unwrap();
+        let listed_before = store.list_live_sessions_of_user(ada.id, now).await.unwrap();
+        let by_ada = store
+            .revoke_session_of_user(ada.id, ada_session.id, now)
+            .await
+            .unwrap();
+        let listed_after = store.list_live_sessions_of_user(ada.id, now).await.unwrap();
+
+        assert!(!by_grace);
+        assert_eq!(listed_before.len(), 1);
+        assert!(by_ada);
+        assert!(listed_after.is_empty());
+    }
+
+    #[tokio::test]
+    async fn posts_are_listed_newest_first_and_only_for_their_owner() {
+        let (store, _dir) = test_store().await;
+        let (ada, _) = user_with_session(&store, Duration::days(1)).await;
+        let (grace, _) = user_with_session(&store, Duration::days(1)).await;
+        let base = chrono::Timelike::with_nanosecond(&Utc::now(), 0).unwrap();
+        for (i, title) in ["one", "two", "three"].into_iter().enumerate() {
+            let post = Post {
+                id: Uuid::new_v4(),
+                title: title.into(),
+                body: String::new(),
+                // :00, :00.500, :01 — with and without fractions, which must
+                // still sort correctly as text.
+                created_at: base + Duration::milliseconds(500 * i64::try_from(i).unwrap()),
+            };
+            store.insert_post(ada.id, &post).await.unwrap();
+        }
+
+        let titles: Vec<_> = store
+            .list_posts_of_user(ada.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.title)
+            .collect();
+
+        assert_eq!(titles, ["three", "two", "one"]);
+        assert!(store.list_posts_of_user(grace.id).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_database_url_of_another_scheme_is_refused_naming_the_variable() {
+        let error = Store::connect("mysql://localhost/app").await.err().unwrap();
+
+        assert!(error.to_string().contains("DATABASE_URL"), "{error}");
+    }
+}

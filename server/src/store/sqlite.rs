@@ -1,0 +1,560 @@
+//! The SQLite backend: every SQL statement the server runs on SQLite, each
+//! checked at compile time against the migrations (offline data in `.sqlx/`
+//! at the workspace root).
+//!
+//! SQLite has one writer at a time. Writes therefore go through one
+//! connection of their own, so concurrent writers queue in this process,
+//! in order, instead of each taking a pooled connection and sleeping in
+//! `busy_timeout`'s retry loop until the lock comes free; reads have a pool
+//! of read-only connections, which WAL lets run beside the writer.
+//!
+//! Ids are UUIDs stored as blobs; times are `DateTime<Utc>` stored as
+//! RFC 3339 text with a `+00:00` offset, which compares correctly as text.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use app::model::{Post, User};
+use chrono::{DateTime, Utc};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use uuid::Uuid;
+
+use super::{
+    NewSession, PasswordChange, Rotation, RotationOutcome, StoredCredentials, StoredRefreshToken,
+    StoredSession, is_live,
+};
+use crate::auth::tokens::RefreshTokenHash;
+use crate::error::{Error, Result, ResultExt};
+
+/// The write connection and the read pool of one database file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    /// One connection: holding it is holding the write lock.
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the database, creating the file (and its folder) if missing,
+    /// and migrates it. WAL lets readers and the writer work side by side;
+    /// `busy_timeout` makes the writer wait for another process's writer
+    /// instead of failing at once.
+    pub async fn connect(database_url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(database_url)?
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        if let Some(folder) = options.get_filename().parent()
+            && !folder.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(folder)?;
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                options
+                    .clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal),
+            )
+            .await?;
+        sqlx::migrate!("./migrations").run(&writer).await?;
+        // Opened after the writer has created the file and set WAL mode,
+        // which is a property of the file and so holds for these too.
+        let reader = SqlitePoolOptions::new()
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self { writer, reader })
+    }
+
+    async fn reader(&self) -> Result<PoolConnection<Sqlite>> {
+        Ok(self.reader.acquire().await?)
+    }
+
+    /// The write connection, for one statement.
+    async fn writer(&self) -> Result<PoolConnection<Sqlite>> {
+        Ok(self.writer.acquire().await?)
+    }
+
+    /// The write connection inside a transaction that holds SQLite's write
+    /// lock from its first statement (`begin immediate`), so that another
+    /// process sharing the file cannot slip a write in between what it
+    /// reads and what it writes.
+    async fn write_transaction(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.writer.begin_with("begin immediate").await?)
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query!("select 1 as one")
+            .fetch_one(&mut *self.reader().await?)
+            .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "Create a user with a first session", skip_all, fields(user_id = %user.id))]
+    pub async fn create_user_with_session(
+        &self,
+        user: &User,
+        password_hash: &str,
+        session: &NewSession,
+    ) -> Result<()> {
+        let mut tx = self.write_transaction().await?;
+        sqlx::query!(
+            "insert into users (id, email, password_hash, created_at) values (?, ?, ?, ?)",
+            user.id,
+            user.email,
+            password_hash,
+            user.created_at,
+        )
+        .execute(&mut *tx)
+        .await
+        // The id is a fresh v4 UUID, so the email is the one unique column
+        // this can collide on (SQLite names no constraint to match).
+        .on_unique_violation(Error::EmailTaken)?;
+        insert_session(&mut tx, session).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "Create a session", skip_all, fields(session_id = %session.id))]
+    pub async fn create_session(&self, session: &NewSession) -> Result<()> {
+        let mut tx = self.write_transaction().await?;
+        insert_session(&mut tx, session).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "Find credentials by email", skip_all)]
+    pub async fn find_credentials_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<StoredCredentials>> {
+        let row = sqlx::query_as!(
+            CredentialsRow,
+            r#"select id as "id: Uuid", email, password_hash, created_at as "created_at: DateTime<Utc>"
+               from users where email = ?"#,
+            email,
+        )
+        .fetch_optional(&mut *self.reader().await?)
+        .await?;
+        Ok(row.map(StoredCredentials::from))
+    }
+
+    #[tracing::instrument(name = "Find user by id", skip(self))]
+    pub async fn find_user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
+        Ok(sqlx::query_as!(
+            User,
+            r#"select id as "id: Uuid", email, created_at as "created_at: DateTime<Utc>"
+               from users where id = ?"#,
+            user_id,
+        )
+        .fetch_optional(&mut *self.reader().await?)
+        .await?)
+    }
+
+    #[tracing::instrument(name = "Find credentials of a live session", skip(self, now))]
+    pub async fn find_credentials_of_live_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredCredentials>> {
+        let owner = session_owner(&mut *self.reader().await?, session_id).await?;
+        Ok(owner
+            .filter(|owner| owner.user_id == user_id && owner.is_live(now))
+            .map(StoredCredentials::from))
+    }
+
+    /// One conditional `update ... returning` marks the token rotated, so
+    /// of many concurrent calls with one token exactly one gets a row back
+    /// (the write connection also queues them, and each sees the one
+    /// before it). The session is then checked and the new token stored in
+    /// the same transaction; a session that is not live rolls it all back.
+    #[tracing::instrument(name = "Rotate a refresh token", skip_all)]
+    pub async fn rotate_refresh_token(
+        &self,
+        old: &RefreshTokenHash,
+        new: &RefreshTokenHash,
+        refresh_ttl: chrono::Duration,
+        clock: impl FnOnce() -> DateTime<Utc> + Send,
+    ) -> Result<Rotation> {
+        let mut tx = self.write_transaction().await?;
+        let now = clock();
+        let old_hash = &old.0[..];
+        let rotated = sqlx::query!(
+            r#"update refresh_tokens set rotated_at = ?
+               where token_hash = ? and rotated_at is null and expires_at > ?
+               returning token_hash, session_id as "session_id: Uuid""#,
+            now,
+            old_hash,
+            now,
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        .filter(|row| old.matches(&row.token_hash));
+        let owner = match rotated {
+            Some(row) => session_owner(&mut tx, row.session_id)
+                .await?
+                .filter(|owner| owner.is_live(now)),
+            None => None,
+        };
+        let Some(owner) = owner else {
+            // Dropping the transaction rolls the rotation back.
+            let stored = find_refresh_token(&mut tx, old).await?;
+            return Ok(Rotation {
+                now,
+                outcome: RotationOutcome::NotRotated(stored),
+            });
+        };
+        let new_hash = &new.0[..];
+        let new_expires_at = (now + refresh_ttl).min(owner.session_expires_at);
+        sqlx::query!(
+            "insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
+             values (?, ?, ?, ?)",
+            new_hash,
+            owner.session_id,
+            now,
+            new_expires_at,
+        )
+        .execute(&mut *tx)
+        .await?;
+        touch_session(&mut tx, owner.session_id, now).await?;
+        tx.commit().await?;
+        Ok(Rotation {
+            now,
+            outcome: RotationOutcome::Rotated {
+                session_id: owner.session_id,
+                user: StoredCredentials::from(owner).user,
+            },
+        })
+    }
+
+    #[tracing::instrument(name = "Find a refresh token", skip_all)]
+    pub async fn find_refresh_token(
+        &self,
+        hash: &RefreshTokenHash,
+    ) -> Result<Option<StoredRefreshToken>> {
+        find_refresh_token(&mut *self.reader().await?, hash).await
+    }
+
+    #[tracing::instrument(name = "Touch a session", skip(self, now))]
+    pub async fn touch_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+        touch_session(&mut *self.writer().await?, session_id, now).await
+    }
+
+    #[tracing::instrument(name = "Revoke a session", skip(self, now))]
+    pub async fn revoke_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query!(
+            "update sessions set revoked_at = ? where id = ? and revoked_at is null",
+            now,
+            session_id
+        )
+        .execute(&mut *self.writer().await?)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "List a user's live sessions", skip(self, now))]
+    pub async fn list_live_sessions_of_user(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<StoredSession>> {
+        let rows = sqlx::query!(
+            r#"select id as "id: Uuid",
+                      created_at as "created_at: DateTime<Utc>",
+                      last_used_at as "last_used_at: DateTime<Utc>",
+                      expires_at as "expires_at: DateTime<Utc>",
+                      revoked_at as "revoked_at?: DateTime<Utc>",
+                      user_agent
+               from sessions
+               where user_id = ?
+               order by created_at desc, rowid desc"#,
+            user_id,
+        )
+        .fetch_all(&mut *self.reader().await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| is_live(row.revoked_at, row.expires_at, now))
+            .map(|row| StoredSession {
+                id: row.id,
+                created_at: row.created_at,
+                last_used_at: row.last_used_at,
+                expires_at: row.expires_at,
+                user_agent: row.user_agent,
+            })
+            .collect())
+    }
+
+    #[tracing::instrument(name = "Revoke a session of a user", skip(self, now))]
+    pub async fn revoke_session_of_user(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let affected = sqlx::query!(
+            "update sessions set revoked_at = coalesce(revoked_at, ?) where id = ? and user_id = ?",
+            now,
+            session_id,
+            user_id,
+        )
+        .execute(&mut *self.writer().await?)
+        .await?
+        .rows_affected();
+        Ok(affected > 0)
+    }
+
+    #[tracing::instrument(name = "Revoke every session of a user", skip(self, now))]
+    pub async fn revoke_all_sessions_of_user(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        revoke_sessions_of_user_except(&mut *self.writer().await?, user_id, None, now).await
+    }
+
+    #[tracing::instrument(name = "Change a password", skip_all, fields(user_id = %user_id))]
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        keep_session: Uuid,
+        checked_hash: &str,
+        new_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<PasswordChange> {
+        let mut tx = self.write_transaction().await?;
+        let live = session_owner(&mut tx, keep_session)
+            .await?
+            .is_some_and(|owner| owner.user_id == user_id && owner.is_live(now));
+        if !live {
+            return Ok(PasswordChange::SessionGone);
+        }
+        let changed = sqlx::query!(
+            "update users set password_hash = ? where id = ? and password_hash = ?",
+            new_hash,
+            user_id,
+            checked_hash,
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(PasswordChange::ChangedConcurrently);
+        }
+        revoke_sessions_of_user_except(&mut tx, user_id, Some(keep_session), now).await?;
+        tx.commit().await?;
+        Ok(PasswordChange::Changed)
+    }
+
+    #[tracing::instrument(name = "Delete expired sessions and tokens", skip_all)]
+    pub async fn delete_expired_sessions_and_tokens(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, u64)> {
+        let mut tx = self.write_transaction().await?;
+        let tokens = sqlx::query!("delete from refresh_tokens where expires_at <= ?", now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        // The negation of `is_live`, in SQL because it deletes in bulk.
+        let sessions = sqlx::query!(
+            "delete from sessions where revoked_at is not null or expires_at <= ?",
+            now
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok((tokens, sessions))
+    }
+
+    #[tracing::instrument(name = "Insert a post", skip(self, post), fields(post_id = %post.id))]
+    pub async fn insert_post(&self, user_id: Uuid, post: &Post) -> Result<()> {
+        sqlx::query!(
+            "insert into posts (id, user_id, title, body, created_at) values (?, ?, ?, ?, ?)",
+            post.id,
+            user_id,
+            post.title,
+            post.body,
+            post.created_at,
+        )
+        .execute(&mut *self.writer().await?)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "List a user's posts", skip(self))]
+    pub async fn list_posts_of_user(&self, user_id: Uuid) -> Result<Vec<Post>> {
+        Ok(sqlx::query_as!(
+            Post,
+            r#"select id as "id: Uuid", title, body, created_at as "created_at: DateTime<Utc>"
+               from posts where user_id = ? order by created_at desc, rowid desc"#,
+            user_id,
+        )
+        .fetch_all(&mut *self.reader().await?)
+        .await?)
+    }
+}
+
+/// The flat row of a user's credentials.
+struct CredentialsRow {
+    id: Uuid,
+    email: String,
+    password_hash: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<CredentialsRow> for StoredCredentials {
+    fn from(row: CredentialsRow) -> Self {
+        Self {
+            user: User {
+                id: row.id,
+                email: row.email,
+                created_at: row.created_at,
+            },
+            password_hash: row.password_hash,
+        }
+    }
+}
+
+/// A session with its user's credentials and what decides whether it is
+/// live.
+struct SessionOwnerRow {
+    session_id: Uuid,
+    session_revoked_at: Option<DateTime<Utc>>,
+    session_expires_at: DateTime<Utc>,
+    user_id: Uuid,
+    email: String,
+    password_hash: String,
+    user_created_at: DateTime<Utc>,
+}
+
+impl SessionOwnerRow {
+    fn is_live(&self, now: DateTime<Utc>) -> bool {
+        is_live(self.session_revoked_at, self.session_expires_at, now)
+    }
+}
+
+impl From<SessionOwnerRow> for StoredCredentials {
+    fn from(row: SessionOwnerRow) -> Self {
+        Self {
+            user: User {
+                id: row.user_id,
+                email: row.email,
+                created_at: row.user_created_at,
+            },
+            password_hash: row.password_hash,
+        }
+    }
+}
+
+/// A session and its user, whatever the session's state.
+async fn session_owner(
+    conn: &mut SqliteConnection,
+    session_id: Uuid,
+) -> Result<Option<SessionOwnerRow>> {
+    Ok(sqlx::query_as!(
+        SessionOwnerRow,
+        r#"select s.id as "session_id: Uuid",
+                  s.revoked_at as "session_revoked_at?: DateTime<Utc>",
+                  s.expires_at as "session_expires_at: DateTime<Utc>",
+                  u.id as "user_id: Uuid",
+                  u.email,
+                  u.password_hash,
+                  u.created_at as "user_created_at: DateTime<Utc>"
+           from sessions s join users u on u.id = s.user_id
+           where s.id = ?"#,
+        session_id,
+    )
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+async fn insert_session(conn: &mut SqliteConnection, session: &NewSession) -> Result<()> {
+    sqlx::query!(
+        "insert into sessions (id, user_id, created_at, last_used_at, expires_at, user_agent)
+         values (?, ?, ?, ?, ?, ?)",
+        session.id,
+        session.user_id,
+        session.created_at,
+        session.created_at,
+        session.expires_at,
+        session.user_agent,
+    )
+    .execute(&mut *conn)
+    .await?;
+    let hash = &session.refresh_token_hash.0[..];
+    sqlx::query!(
+        "insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
+         values (?, ?, ?, ?)",
+        hash,
+        session.id,
+        session.created_at,
+        session.refresh_expires_at,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn find_refresh_token(
+    conn: &mut SqliteConnection,
+    hash: &RefreshTokenHash,
+) -> Result<Option<StoredRefreshToken>> {
+    let hash_bytes = &hash.0[..];
+    let row = sqlx::query_as!(
+        StoredRefreshToken,
+        r#"select t.token_hash,
+                  t.session_id as "session_id: Uuid",
+                  s.user_id as "user_id!: Uuid",
+                  t.expires_at as "expires_at: DateTime<Utc>",
+                  t.rotated_at as "rotated_at?: DateTime<Utc>",
+                  s.revoked_at as "session_revoked_at?: DateTime<Utc>",
+                  s.expires_at as "session_expires_at!: DateTime<Utc>"
+           from refresh_tokens t join sessions s on s.id = t.session_id
+           where t.token_hash = ?"#,
+        hash_bytes,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.filter(|row| hash.matches(&row.token_hash)))
+}
+
+async fn touch_session(
+    conn: &mut SqliteConnection,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query!(
+        "update sessions set last_used_at = ? where id = ?",
+        now,
+        session_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Revokes every session of a user not yet revoked, but `keep`; returns
+/// how many it revoked.
+async fn revoke_sessions_of_user_except(
+    conn: &mut SqliteConnection,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    Ok(sqlx::query!(
+        "update sessions set revoked_at = ?
+         where user_id = ? and revoked_at is null and id is not ?",
+        now,
+        user_id,
+        keep,
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
