@@ -272,11 +272,11 @@ test('a wrong current password shows the server refusal and changes nothing; a w
   await page.getByLabel('Current password').fill(PASSWORD);
   await page.getByLabel('New password').fill('short');
   await page.getByRole('button', { name: 'Change password' }).click();
-  await expect(page.getByRole('alert')).toHaveText('Use at least 8 characters.');
+  await expect(page.getByRole('alert')).toHaveText('New password: Use at least 8 characters.');
   expect(traffic.filter((entry) => entry.startsWith('POST /auth/password'))).toHaveLength(sentSoFar);
   await page.getByLabel('New password').fill('password');
   await page.getByRole('button', { name: 'Change password' }).click();
-  await expect(page.getByRole('alert')).toHaveText('That password is one of the most common ones; choose another.');
+  await expect(page.getByRole('alert')).toHaveText('New password: That password is one of the most common ones; choose another.');
   expect(traffic.filter((entry) => entry.startsWith('POST /auth/password'))).toEqual(['POST /auth/password 401', 'POST /auth/password 400']);
   await expect(page.getByText('Password changed')).toHaveCount(0);
 

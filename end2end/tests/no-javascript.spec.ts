@@ -125,7 +125,7 @@ test.describe('without JavaScript', () => {
       await page.getByLabel('New password').fill(next);
     };
     expect(await submit(page, 'Change password', passwords(PASSWORD, 'short'))).toBe(400);
-    await expect(alert(page)).toHaveText('Use at least 8 characters.');
+    await expect(alert(page)).toHaveText('New password: Use at least 8 characters.');
     expect(await submit(page, 'Change password', passwords('not my password', newPassword))).toBe(401);
     await expect(alert(page)).toHaveText('The email or password is wrong.');
     expect(await submit(page, 'Change password', passwords(PASSWORD, newPassword))).toBe(200);

@@ -54,10 +54,11 @@ pub fn ChangePasswordForm(
 }
 
 /// The server checks the new password first, then the current one; only the
-/// first can be judged here.
+/// first can be judged here, and it is worded as the server words it (the
+/// form has two passwords, so the sentence says which).
 fn password_change(fields: &Fields) -> Result<ChangePassword, String> {
     let new_password = fields.get("new_password");
-    Password::parse(new_password).map_err(|problem| problem.to_string())?;
+    Password::parse(new_password).map_err(|problem| format!("New password: {problem}"))?;
     Ok(ChangePassword {
         current_password: fields.get("current_password").to_owned(),
         new_password: new_password.to_owned(),
@@ -79,7 +80,7 @@ mod tests {
     fn the_new_password_is_held_to_the_servers_rules_in_its_words() {
         assert_eq!(
             change("old one", "short").unwrap_err(),
-            "Use at least 8 characters."
+            "New password: Use at least 8 characters."
         );
         assert!(
             change("old one", "password")
