@@ -17,16 +17,25 @@ use crate::store::{NewSession, RotationOutcome, Store};
 pub struct IssuedTokens {
     pub access_token: String,
     pub refresh_token: RefreshToken,
+    /// The session's absolute end: the cookies live no longer.
+    pub session_expires_at: DateTime<Utc>,
+    /// When these were issued, from which the cookies' lifetimes count.
+    pub issued_at: DateTime<Utc>,
 }
 
-/// What a successful refresh gives.
-pub enum RefreshOutcome {
+/// How a refresh succeeded, and what it gives. (Named apart from the
+/// client's own refresh result, which also covers failure.)
+pub enum Refreshed {
     /// The presented token was current: both tokens are new.
     Rotated { user: User, tokens: IssuedTokens },
     /// The presented token was rotated moments ago (another tab won the
     /// race): a new access token only, and the browser keeps its newer
     /// refresh cookie.
-    WithinGrace { user: User, access_token: String },
+    WithinGrace {
+        user: User,
+        access_token: String,
+        session_expires_at: DateTime<Utc>,
+    },
 }
 
 /// Starts, refreshes and ends sessions; cheap to clone.
@@ -82,6 +91,8 @@ impl Sessions {
             IssuedTokens {
                 access_token,
                 refresh_token,
+                session_expires_at: expires_at,
+                issued_at: now,
             },
         ))
     }
@@ -109,7 +120,7 @@ impl Sessions {
         &self,
         presented: Option<RefreshToken>,
         clock: impl FnOnce() -> DateTime<Utc> + Send,
-    ) -> Result<RefreshOutcome> {
+    ) -> Result<Refreshed> {
         let presented = presented.ok_or(Error::InvalidRefreshToken)?;
         let old_hash = presented.hash();
         let new_token = RefreshToken::generate()?;
@@ -125,13 +136,19 @@ impl Sessions {
             .await?;
         let now = rotation.now;
         let stored = match rotation.outcome {
-            RotationOutcome::Rotated { session_id, user } => {
+            RotationOutcome::Rotated {
+                session_id,
+                user,
+                session_expires_at,
+            } => {
                 let access_token = self.tokens.issue_access_token(user.id, session_id, now)?;
-                return Ok(RefreshOutcome::Rotated {
+                return Ok(Refreshed::Rotated {
                     user,
                     tokens: IssuedTokens {
                         access_token,
                         refresh_token: new_token,
+                        session_expires_at,
+                        issued_at: now,
                     },
                 });
             }
@@ -155,7 +172,11 @@ impl Sessions {
             let access_token = self
                 .tokens
                 .issue_access_token(user.id, stored.session_id, now)?;
-            return Ok(RefreshOutcome::WithinGrace { user, access_token });
+            return Ok(Refreshed::WithinGrace {
+                user,
+                access_token,
+                session_expires_at: stored.session_expires_at,
+            });
         }
         tracing::warn!(session_id = %stored.session_id, "rotated refresh token reused after the grace window; revoking its session");
         self.store.revoke_session(stored.session_id, now).await?;

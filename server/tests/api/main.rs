@@ -2,6 +2,8 @@
 //! free port with its own SQLite file and talks to it over HTTP.
 
 mod bad_input;
+mod cookies;
+mod forms;
 mod fuzz;
 mod headers;
 mod helpers;
