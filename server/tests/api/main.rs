@@ -3,6 +3,8 @@
 
 mod assets;
 mod bad_input;
+mod cookies;
+mod forms;
 mod fuzz;
 mod headers;
 mod helpers;
