@@ -191,6 +191,8 @@ mod tests {
     const HEADLESS_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36";
 
     /// Written as the wire has them, so the same test reads on both sides.
+    // `Timestamp` is a `String` in the browser build and `Copy` on the server.
+    #[allow(clippy::clone_on_copy)]
     fn session(id: u8, current: bool, created_at: &str) -> SessionInfo {
         let time = || created_at.parse::<Timestamp>().unwrap();
         SessionInfo {

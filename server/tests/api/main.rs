@@ -1,6 +1,7 @@
 //! Black-box tests of the HTTP contract: each starts the real server on a
 //! free port with its own SQLite file and talks to it over HTTP.
 
+mod assets;
 mod bad_input;
 mod cookies;
 mod forms;
