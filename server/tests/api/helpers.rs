@@ -89,7 +89,9 @@ async fn start(data_dir: Arc<TempDir>, settings: Settings) -> TestApp {
     TestApp {
         address,
         client: client(),
-        pool: SqlitePool::connect(&settings.database_url).await.unwrap(),
+        pool: SqlitePool::connect(settings.database_url.expose())
+            .await
+            .unwrap(),
         data_dir,
         settings,
         shutdown: Some(shutdown),

@@ -2,6 +2,7 @@
 //! free port with its own SQLite file and talks to it over HTTP.
 
 mod bad_input;
+mod database;
 mod fuzz;
 mod headers;
 mod helpers;
