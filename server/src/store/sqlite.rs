@@ -60,7 +60,7 @@ impl SqliteStore {
                     .synchronous(SqliteSynchronous::Normal),
             )
             .await?;
-        sqlx::migrate!("./migrations").run(&writer).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         // Opened after the writer has created the file and set WAL mode,
         // which is a property of the file and so holds for these too.
         let reader = SqlitePoolOptions::new()
@@ -86,8 +86,11 @@ impl SqliteStore {
         Ok(self.writer.begin_with("begin immediate").await?)
     }
 
+    /// A query only SQLite understands: sqlx names its offline data by the
+    /// text alone, and PostgreSQL's check of its own queries would
+    /// otherwise claim a text both databases accept.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query!("select 1 as one")
+        sqlx::query!("select sqlite_version() as version")
             .fetch_one(&mut *self.reader().await?)
             .await?;
         Ok(())
