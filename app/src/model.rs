@@ -1,34 +1,51 @@
 //! The types that cross the wire between the server and any client,
 //! exactly as `docs/contract.md` spells them.
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+
+/// An id: a UUID, a string on the wire. The server works with `uuid::Uuid`.
+/// The browser only shows ids and puts them back into URLs, so there it keeps
+/// the string as it arrived, and the uuid crate stays out of the WASM bundle.
+#[cfg(not(target_arch = "wasm32"))]
+pub type Id = uuid::Uuid;
+/// An id: a UUID, a string on the wire (see the server's definition).
+#[cfg(target_arch = "wasm32")]
+pub type Id = String;
+
+/// A moment, an RFC 3339 string in UTC on the wire. The server computes with
+/// `chrono`. The browser only shows times (`components::format_time`, with the
+/// browser's own `Date`), so there it keeps the string as it arrived, and
+/// chrono's parser and formatter stay out of the WASM bundle.
+#[cfg(not(target_arch = "wasm32"))]
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+/// A moment, an RFC 3339 string in UTC (see the server's definition).
+#[cfg(target_arch = "wasm32")]
+pub type Timestamp = String;
 
 /// A person with an account. Never carries anything secret: no hash, no token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
-    pub id: Uuid,
+    pub id: Id,
     pub email: String,
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
 }
 
 /// One of a user's posts, the protected resource.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Post {
-    pub id: Uuid,
+    pub id: Id,
     pub title: String,
     pub body: String,
-    pub created_at: DateTime<Utc>,
+    pub created_at: Timestamp,
 }
 
 /// One login on one device, as `GET /auth/sessions` lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
-    pub id: Uuid,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
+    pub id: Id,
+    pub created_at: Timestamp,
+    pub last_used_at: Timestamp,
+    pub expires_at: Timestamp,
     pub user_agent: Option<String>,
     /// True for the session whose cookies made this request.
     pub current: bool,

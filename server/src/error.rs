@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use app::model::{ApiError, ErrorCode, TOKEN_EXPIRED_CHALLENGE};
 use axum::Json;
-use axum::extract::FromRequest;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
 
 /// `Result` with this module's [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -221,10 +223,45 @@ impl From<JsonRejection> for Error {
 }
 
 /// `axum::Json`, but its rejections are our [`Error`], so a bad body gets the
-/// contract's JSON error instead of axum's plain-text one.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(Error))]
+/// contract's JSON error instead of axum's plain-text one, and the body must
+/// be a JSON object: serde's derive would also read a struct from an array
+/// of its fields in order (`["a@example.com", "password"]`), which the
+/// contract counts as the wrong shape, and serde has no setting to refuse it.
 pub struct AppJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for AppJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self> {
+        // The body is read first so that it can be looked at after axum's
+        // `Json` has checked the content type and deserialized it.
+        let (parts, body) = request.into_parts();
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(|rejection| match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
+                _ => Error::InvalidBody,
+            })?;
+        let is_object = bytes
+            .iter()
+            .find(|byte| !JSON_WHITESPACE.contains(byte))
+            .is_some_and(|&first| first == b'{');
+        let request = Request::from_parts(parts, Body::from(bytes));
+        let Json(value) = Json::<T>::from_request(request, state).await?;
+        if is_object {
+            Ok(Self(value))
+        } else {
+            Err(Error::InvalidBody)
+        }
+    }
+}
+
+/// What JSON allows before a value (RFC 8259, section 2).
+const JSON_WHITESPACE: &[u8] = b" \t\n\r";
 
 impl<T: serde::Serialize> IntoResponse for AppJson<T> {
     fn into_response(self) -> Response {

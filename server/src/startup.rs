@@ -121,10 +121,6 @@ impl Application {
 /// The whole app: the JSON API under `/auth` and `/api`, the health check,
 /// and the Leptos pages, which are rendered knowing who is signed in.
 pub fn router(state: AppState) -> Router {
-    let auth = json_api(routes::auth::router()).layer(SetResponseHeaderLayer::overriding(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    ));
     let pages = Router::new()
         .leptos_routes_with_context(&state, generate_route_list(App), provide_server_auth, {
             let options = state.leptos_options.clone();
@@ -137,8 +133,11 @@ pub fn router(state: AppState) -> Router {
 
     let https = state.cookies.secure;
     let app = Router::new()
-        .nest("/auth", auth)
+        .nest("/auth", json_api(routes::auth::router()))
         .nest("/api", json_api(routes::posts::router()))
+        // `nest` leaves the bare prefix with a slash to the page fallback.
+        .route_service("/auth/", json_api(Router::new()).with_state(state.clone()))
+        .route_service("/api/", json_api(Router::new()).with_state(state.clone()))
         .merge(routes::health::router())
         .merge(pages)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -165,8 +164,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// What every JSON router gets: JSON 404 and 405, the body limit and the
-/// cross-origin guard.
+/// What every JSON router gets: JSON 404 and 405, the body limit, the
+/// cross-origin guard, and `Cache-Control: no-store` on every answer.
 fn json_api(router: Router<AppState>) -> Router<AppState> {
     router
         .fallback(not_found)
@@ -174,6 +173,10 @@ fn json_api(router: Router<AppState>) -> Router<AppState> {
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn(reject_oversized_body))
         .layer(middleware::from_fn(reject_cross_origin))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
 }
 
 /// Runs during each page render, after leptos_axum has provided the

@@ -1,5 +1,4 @@
 use leptos::prelude::*;
-use uuid::Uuid;
 
 use super::core::{
     ApiRequest, Client, ClientError, RawResponse, RefreshOutcome, SessionHooks, decode,
@@ -7,7 +6,7 @@ use super::core::{
 };
 use crate::auth::{AuthContext, AuthEvent, AuthState};
 use crate::model::{
-    ChangePassword, Credentials, ErrorCode, NewPost, Post, PostResponse, PostsResponse,
+    ChangePassword, Credentials, ErrorCode, Id, NewPost, Post, PostResponse, PostsResponse,
     SessionInfo, SessionsResponse, User, UserResponse,
 };
 
@@ -192,7 +191,7 @@ impl ApiClient {
 
     /// `DELETE /auth/sessions/{id}`: ends another of this person's sessions.
     /// That device finds out at its next refresh.
-    pub async fn revoke_session(self, id: Uuid) -> Result<(), ClientError> {
+    pub async fn revoke_session(self, id: Id) -> Result<(), ClientError> {
         let response = self
             .send_checking_session(ApiRequest::delete(format!("/auth/sessions/{id}")))
             .await?;
@@ -240,9 +239,9 @@ mod tests {
 
     fn ada() -> User {
         User {
-            id: uuid::Uuid::nil(),
+            id: "00000000-0000-0000-0000-000000000000".parse().unwrap(),
             email: "ada@example.com".into(),
-            created_at: chrono::DateTime::UNIX_EPOCH,
+            created_at: "1970-01-01T00:00:00Z".parse().unwrap(),
         }
     }
 

@@ -115,9 +115,9 @@ mod tests {
 
     fn ada() -> User {
         User {
-            id: uuid::Uuid::nil(),
+            id: "00000000-0000-0000-0000-000000000000".parse().unwrap(),
             email: "ada@example.com".into(),
-            created_at: chrono::DateTime::UNIX_EPOCH,
+            created_at: "1970-01-01T00:00:00Z".parse().unwrap(),
         }
     }
 

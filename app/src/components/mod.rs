@@ -6,6 +6,7 @@ mod credentials_form;
 mod navbar;
 mod post_form;
 mod session_list;
+mod time;
 
 pub use change_password_form::*;
 pub use checking_session::*;
@@ -13,3 +14,4 @@ pub use credentials_form::*;
 pub use navbar::*;
 pub use post_form::*;
 pub use session_list::*;
+pub use time::*;

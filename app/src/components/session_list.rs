@@ -1,9 +1,8 @@
-use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use uuid::Uuid;
 
+use super::format_time;
 use crate::api::ClientError;
-use crate::model::SessionInfo;
+use crate::model::{Id, SessionInfo};
 
 /// The person's sessions, one per login on one device: this one first and
 /// marked, each other with a button that ends it.
@@ -12,7 +11,7 @@ pub fn SessionList(
     /// Newest first, as `GET /auth/sessions` answers.
     sessions: Vec<SessionInfo>,
     /// Ends a session; its value is the server's answer.
-    revoke: Action<Uuid, Result<(), ClientError>>,
+    revoke: Action<Id, Result<(), ClientError>>,
 ) -> impl IntoView {
     let pending = revoke.pending();
     view! {
@@ -21,7 +20,7 @@ pub fn SessionList(
                 .into_iter()
                 .map(|session| {
                     let device = summarise_user_agent(session.user_agent.as_deref());
-                    let created = format_time(session.created_at);
+                    let created = format_time(&session.created_at);
                     let revoke_label = format!("Revoke session from {device} created {created}");
                     let id = session.id;
                     view! {
@@ -38,9 +37,9 @@ pub fn SessionList(
                                 <dt>"Created"</dt>
                                 <dd>{created}</dd>
                                 <dt>"Last used"</dt>
-                                <dd>{format_time(session.last_used_at)}</dd>
+                                <dd>{format_time(&session.last_used_at)}</dd>
                                 <dt>"Expires"</dt>
-                                <dd>{format_time(session.expires_at)}</dd>
+                                <dd>{format_time(&session.expires_at)}</dd>
                             </dl>
                             {(!session.current)
                                 .then(|| {
@@ -51,7 +50,7 @@ pub fn SessionList(
                                             aria-label=revoke_label
                                             disabled=move || pending.get()
                                             on:click=move |_| {
-                                                revoke.dispatch(id);
+                                                revoke.dispatch(Id::clone(&id));
                                             }
                                         >
                                             "Revoke"
@@ -67,20 +66,11 @@ pub fn SessionList(
 }
 
 /// This device's session first (it is the one the person looks for), then
-/// the others newest first. Stable, so equal times keep the server's order.
+/// the others in the server's order, which is newest first. Stable, and
+/// without comparing times: in the browser they are the wire's strings.
 pub fn this_device_first(mut sessions: Vec<SessionInfo>) -> Vec<SessionInfo> {
-    sessions.sort_by(|a, b| {
-        b.current
-            .cmp(&a.current)
-            .then(b.created_at.cmp(&a.created_at))
-    });
+    sessions.sort_by_key(|session| !session.current);
     sessions
-}
-
-/// A time as people read it, in UTC and saying so: the page is rendered
-/// from the same data wherever it runs, so it never guesses a time zone.
-pub fn format_time(time: DateTime<Utc>) -> String {
-    time.format("%-d %b %Y, %H:%M UTC").to_string()
 }
 
 /// "Firefox on Linux" from a `User-Agent` header: enough to recognise one's
@@ -140,6 +130,7 @@ fn platform(agent: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Timestamp;
 
     const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
     const FIREFOX_LINUX: &str =
@@ -151,13 +142,16 @@ mod tests {
     const EDGE_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.2903.86";
     const HEADLESS_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36";
 
-    fn session(id: u128, current: bool, created_secs: i64) -> SessionInfo {
-        let created_at = DateTime::from_timestamp(created_secs, 0).unwrap();
+    /// Written as the wire has them, so the same test reads on both sides.
+    fn session(id: u8, current: bool, created_at: &str) -> SessionInfo {
+        let created_at: Timestamp = created_at.parse().unwrap();
         SessionInfo {
-            id: Uuid::from_u128(id),
+            id: format!("00000000-0000-0000-0000-0000000000{id:02}")
+                .parse()
+                .unwrap(),
+            last_used_at: created_at.clone(),
+            expires_at: created_at.clone(),
             created_at,
-            last_used_at: created_at,
-            expires_at: created_at,
             user_agent: None,
             current,
         }
@@ -191,21 +185,17 @@ mod tests {
     }
 
     #[test]
-    fn this_device_comes_first_then_the_newest() {
+    fn this_device_comes_first_then_the_others_newest_first() {
+        // Newest first, as the server sends them.
         let ordered = this_device_first(vec![
-            session(1, false, 30),
-            session(2, true, 10),
-            session(3, false, 20),
+            session(1, false, "2026-11-23T09:00:30Z"),
+            session(2, true, "2026-11-23T09:00:20Z"),
+            session(3, false, "2026-11-23T09:00:10Z"),
         ]);
-        let ids: Vec<_> = ordered.iter().map(|s| s.id.as_u128()).collect();
-        assert_eq!(ids, [2, 1, 3]);
-    }
-
-    #[test]
-    fn times_say_they_are_utc() {
-        let time = DateTime::parse_from_rfc3339("2026-11-23T09:05:59Z")
-            .unwrap()
-            .to_utc();
-        assert_eq!(format_time(time), "23 Nov 2026, 09:05 UTC");
+        let ids: Vec<_> = ordered.iter().map(|s| s.id.to_string()).collect();
+        assert_eq!(
+            ids,
+            ["02", "01", "03"].map(|n| format!("00000000-0000-0000-0000-0000000000{n}"))
+        );
     }
 }

@@ -1,11 +1,10 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use uuid::Uuid;
 
 use crate::api::{ClientError, use_api};
-use crate::components::{ChangePasswordForm, SessionList};
-use crate::model::{ChangePassword, ErrorCode};
+use crate::components::{ChangePasswordForm, SessionList, format_date};
+use crate::model::{ChangePassword, ErrorCode, Id};
 
 /// Who you are, as the server says right now, what you have written, where
 /// you are signed in, and the ways to end those sessions or change the
@@ -31,8 +30,8 @@ pub fn AccountPage() -> impl IntoView {
         sessions_changed.track();
         api.sessions()
     });
-    let revoke = Action::new_local(move |id: &Uuid| {
-        let id = *id;
+    let revoke = Action::new_local(move |id: &Id| {
+        let id = Id::clone(id);
         async move {
             let answer = match api.revoke_session(id).await {
                 // Gone already (it expired, or another device ended it): what
@@ -71,7 +70,7 @@ pub fn AccountPage() -> impl IntoView {
                                     <dt>"Email"</dt>
                                     <dd>{user.email}</dd>
                                     <dt>"Member since"</dt>
-                                    <dd>{user.created_at.format("%-d %B %Y").to_string()}</dd>
+                                    <dd>{format_date(&user.created_at)}</dd>
                                 </dl>
                             }
                                 .into_any()

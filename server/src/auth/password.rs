@@ -124,7 +124,8 @@ impl MemoryPool {
     }
 }
 
-/// A memory taken from the pool; dropping it puts it back.
+/// A memory taken from the pool; dropping it puts it back. `blocks` is
+/// `Some` from `take` until `drop`, the only place that empties it.
 struct PooledBlocks<'a> {
     pool: &'a MemoryPool,
     blocks: Option<Box<[Block]>>,
@@ -134,13 +135,17 @@ impl std::ops::Deref for PooledBlocks<'_> {
     type Target = [Block];
 
     fn deref(&self) -> &[Block] {
-        self.blocks.as_deref().unwrap_or_default()
+        self.blocks
+            .as_deref()
+            .expect("a pooled memory holds its blocks until it is dropped")
     }
 }
 
 impl std::ops::DerefMut for PooledBlocks<'_> {
     fn deref_mut(&mut self) -> &mut [Block] {
-        self.blocks.as_deref_mut().unwrap_or_default()
+        self.blocks
+            .as_deref_mut()
+            .expect("a pooled memory holds its blocks until it is dropped")
     }
 }
 

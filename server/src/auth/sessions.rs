@@ -19,8 +19,9 @@ pub struct IssuedTokens {
     pub refresh_token: RefreshToken,
 }
 
-/// What a successful refresh gives.
-pub enum RefreshOutcome {
+/// How a refresh succeeded, and what it gives. (Named apart from the
+/// client's own refresh result, which also covers failure.)
+pub enum Refreshed {
     /// The presented token was current: both tokens are new.
     Rotated { user: User, tokens: IssuedTokens },
     /// The presented token was rotated moments ago (another tab won the
@@ -109,7 +110,7 @@ impl Sessions {
         &self,
         presented: Option<RefreshToken>,
         clock: impl FnOnce() -> DateTime<Utc> + Send,
-    ) -> Result<RefreshOutcome> {
+    ) -> Result<Refreshed> {
         let presented = presented.ok_or(Error::InvalidRefreshToken)?;
         let old_hash = presented.hash();
         let new_token = RefreshToken::generate()?;
@@ -127,7 +128,7 @@ impl Sessions {
         let stored = match rotation.outcome {
             RotationOutcome::Rotated { session_id, user } => {
                 let access_token = self.tokens.issue_access_token(user.id, session_id, now)?;
-                return Ok(RefreshOutcome::Rotated {
+                return Ok(Refreshed::Rotated {
                     user,
                     tokens: IssuedTokens {
                         access_token,
@@ -155,7 +156,7 @@ impl Sessions {
             let access_token = self
                 .tokens
                 .issue_access_token(user.id, stored.session_id, now)?;
-            return Ok(RefreshOutcome::WithinGrace { user, access_token });
+            return Ok(Refreshed::WithinGrace { user, access_token });
         }
         tracing::warn!(session_id = %stored.session_id, "rotated refresh token reused after the grace window; revoking its session");
         self.store.revoke_session(stored.session_id, now).await?;

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::auth::cookies::presented_refresh_token;
 use crate::auth::extractor::{AuthUser, PeerAddress};
-use crate::auth::sessions::RefreshOutcome;
+use crate::auth::sessions::Refreshed;
 use crate::auth::throttle::ThrottleKey;
 use crate::error::{AppJson, Error, Result};
 use crate::state::AppState;
@@ -124,7 +124,7 @@ async fn me(auth: AuthUser, State(state): State<AppState>) -> Result<AppJson<Use
 async fn refresh(State(state): State<AppState>, jar: CookieJar) -> Response {
     let presented = presented_refresh_token(&jar);
     match state.sessions.refresh(presented, Utc::now).await {
-        Ok(RefreshOutcome::Rotated { user, tokens }) => {
+        Ok(Refreshed::Rotated { user, tokens }) => {
             let jar = state
                 .cookies
                 .set_both(jar, tokens.access_token, &tokens.refresh_token);
@@ -132,7 +132,7 @@ async fn refresh(State(state): State<AppState>, jar: CookieJar) -> Response {
         }
         // Only a new access cookie: clearing or replacing the refresh cookie
         // here would undo the rotation that the winning request just did.
-        Ok(RefreshOutcome::WithinGrace { user, access_token }) => {
+        Ok(Refreshed::WithinGrace { user, access_token }) => {
             let jar = state.cookies.set_access(jar, access_token);
             (jar, AppJson(UserResponse { user })).into_response()
         }
@@ -247,7 +247,11 @@ async fn change_password(
         .find_credentials_of_live_session(auth.user_id, auth.session_id, now)
         .await?
         .ok_or(Error::InvalidToken)?;
-    let new_password = Password::parse(&change.new_password)?;
+    // Worded as the account page's own check words it, so the person reads
+    // the same sentence whichever side refuses (the browser leaves the list
+    // of common passwords to the server).
+    let new_password = Password::parse(&change.new_password)
+        .map_err(|e| Error::WeakPassword(format!("New password: {e}")))?;
 
     let mut keys = vec![ThrottleKey::account(&stored.user.email)];
     keys.extend(peer.map(ThrottleKey::address));

@@ -34,6 +34,48 @@ async fn json_of_the_wrong_shape_is_invalid_body() {
     }
 }
 
+/// serde's derive reads a struct from a JSON array of its fields in order;
+/// the contract wants an object, so an array is the wrong shape everywhere.
+#[tokio::test]
+async fn an_array_of_the_right_values_is_invalid_body_at_every_endpoint_and_changes_nothing() {
+    // Arrange: an account, signed in, whose password and posts must not change.
+    let app = spawn_app().await;
+    app.register("ada@example.com", PASSWORD).await;
+    let new_password = "a new and long password";
+    let cases = [
+        ("/auth/register", json!(["grace@example.com", PASSWORD])),
+        ("/auth/login", json!(["ada@example.com", PASSWORD])),
+        ("/auth/password", json!([PASSWORD, new_password])),
+        ("/api/posts", json!(["A title", "A body"])),
+    ];
+
+    for (path, body) in cases {
+        // Act
+        let response = app.post_json(path, &body).await;
+
+        // Assert
+        assert!(
+            response.headers().get("set-cookie").is_none(),
+            "{path} set a cookie"
+        );
+        assert_error(response, StatusCode::BAD_REQUEST, "invalid_body").await;
+    }
+    assert_eq!(app.count("users").await, 1, "no account was created");
+    assert_eq!(app.count("sessions").await, 1, "no one was logged in");
+    assert_eq!(app.count("posts").await, 0, "no post was published");
+    let old_password = crate::helpers::client()
+        .post(app.url("/auth/login"))
+        .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        old_password.status(),
+        StatusCode::OK,
+        "the password is unchanged"
+    );
+}
+
 #[tokio::test]
 async fn a_wrong_or_missing_content_type_is_unsupported_media_type() {
     let app = spawn_app().await;
@@ -216,12 +258,20 @@ async fn an_unknown_route_under_auth_or_api_is_a_json_404() {
         "/auth/nope",
         "/auth",
         "/api/posts/1/extra",
+        "/api/",
+        "/auth/",
     ] {
         let response = app.get(path).await;
+        assert_eq!(
+            response
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{path}"
+        );
         assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
     }
-    let auth_404 = app.get("/auth/nope").await;
-    assert_eq!(auth_404.headers()["cache-control"], "no-store");
 }
 
 #[tokio::test]
