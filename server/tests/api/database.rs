@@ -4,6 +4,10 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use reqwest::StatusCode;
+
+use crate::helpers::{PASSWORD, spawn_two_apps_at_once};
+
 /// Runs the real server binary in an empty folder with only these
 /// variables set, and returns its exit code and standard error. A server
 /// that is still running after a while did not refuse: it is killed and
@@ -54,4 +58,17 @@ fn a_database_url_of_no_supported_scheme_stops_the_server_at_start_naming_the_va
         let created: Vec<_> = std::fs::read_dir(folder.path()).unwrap().collect();
         assert!(created.is_empty(), "{url}: nothing created: {created:?}");
     }
+}
+
+#[tokio::test]
+async fn two_servers_started_at_once_on_one_empty_database_both_start_and_share_it() {
+    // Act: both find the database empty and migrate it at the same moment.
+    let (a, b) = spawn_two_apps_at_once().await;
+
+    // Assert
+    let registered = a.register("ada@example.com", PASSWORD).await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let logged_in = b.login("ada@example.com", PASSWORD).await;
+    assert_eq!(logged_in.status(), StatusCode::OK, "b sees what a stored");
+    assert_eq!(b.count("sessions").await, 2);
 }
