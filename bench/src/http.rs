@@ -26,6 +26,10 @@ pub struct Call {
     pub cookie: Option<String>,
     /// A JSON body; `None` sends no body.
     pub body: Option<Bytes>,
+    /// Sent as the browser sends its own navigations (`Sec-Fetch-Mode:
+    /// navigate`, `Accept: text/html`), which is what makes the server
+    /// redirect an expired token through `/auth/refresh`.
+    pub navigation: bool,
 }
 
 impl Call {
@@ -35,6 +39,15 @@ impl Call {
             path: path.to_owned(),
             cookie: None,
             body: None,
+            navigation: false,
+        }
+    }
+
+    /// A `GET` of a page as the browser navigates to it.
+    pub fn navigate(path: &str) -> Self {
+        Self {
+            navigation: true,
+            ..Self::get(path)
         }
     }
 
@@ -44,6 +57,7 @@ impl Call {
             path: path.to_owned(),
             cookie: None,
             body: Some(Bytes::from(body.to_string())),
+            navigation: false,
         }
     }
 
@@ -54,6 +68,7 @@ impl Call {
             path: path.to_owned(),
             cookie: None,
             body: None,
+            navigation: false,
         }
     }
 
@@ -132,6 +147,11 @@ impl Conn {
         }
         if call.body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        if call.navigation {
+            request = request
+                .header("sec-fetch-mode", "navigate")
+                .header(header::ACCEPT, "text/html,application/xhtml+xml");
         }
         let request = request.body(Full::new(call.body.clone().unwrap_or_default()))?;
 

@@ -4,7 +4,8 @@
 //! measured in the same run: the
 //! server's cheapest routes, and for login the time of one argon2id hash
 //! times the cores the server may use. Also the server's peak memory, the
-//! time to first byte of a signed-in page, and the size of the WASM and JS.
+//! time to first byte of a signed-in page and of a returning visitor's
+//! navigation through the refresh redirects, and the size of the WASM and JS.
 //!
 //! Run with `scripts/bench`, which builds everything first; `bench --help`
 //! lists the options.
@@ -41,7 +42,7 @@ usage: bench [options]
   --duration SECS          measured window per round  (4)
   --connections N          connections per scenario   (64)
   --login-connections N    connections for login      (8)
-  --page PATH              signed-in page for TTFB, repeatable (/ and /account)
+  --page PATH              signed-in page for TTFB, repeatable (/, /posts and /account)
   --server-cpus LIST       taskset list for server    (0 on a 2+ core machine)
   --client-cpus LIST       taskset list for this      (1 on a 2+ core machine)
   --no-pin                 run both unpinned
@@ -144,7 +145,7 @@ impl Args {
             }
         }
         if args.pages.is_empty() {
-            args.pages = vec!["/".to_owned(), "/account".to_owned()];
+            args.pages = vec!["/".to_owned(), "/posts".to_owned(), "/account".to_owned()];
         }
         if args.connections == 0
             || args.login_connections == 0
@@ -469,8 +470,17 @@ async fn scenarios(
             .pages
             .push(page_timing(addr, page, &access, "reader@bench.example").await?);
     }
+    progress(&format!(
+        "time to first byte of {RETURNING_PAGE}, returning with an expired token"
+    ));
+    report
+        .pages
+        .push(returning_visit_timing(addr, expired, "expired@bench.example").await?);
     Ok(())
 }
+
+/// The page a returning visitor opens in the navigation-refresh figure.
+const RETURNING_PAGE: &str = "/posts";
 
 /// The server's own cookies after register or login.
 pub struct Cookies {
@@ -483,7 +493,7 @@ async fn register(addr: std::net::SocketAddr, email: &str) -> Result<Cookies> {
         "/auth/register",
         &json!({ "email": email, "password": PASSWORD }),
     );
-    cookies(expect(
+    cookies(&expect(
         call_once(addr, &call).await?,
         201,
         "POST /auth/register",
@@ -495,14 +505,14 @@ async fn login(addr: std::net::SocketAddr, email: &str) -> Result<Cookies> {
         "/auth/login",
         &json!({ "email": email, "password": PASSWORD }),
     );
-    cookies(expect(
+    cookies(&expect(
         call_once(addr, &call).await?,
         200,
         "POST /auth/login",
     )?)
 }
 
-fn cookies(answer: http::Answer) -> Result<Cookies> {
+fn cookies(answer: &http::Answer) -> Result<Cookies> {
     match (
         answer.set_cookie("access_token"),
         answer.set_cookie("refresh_token"),
@@ -622,6 +632,75 @@ async fn page_timing(
         whole_p50: whole[SAMPLES / 2],
         bytes,
         shows_user,
+        via_refresh: false,
+    })
+}
+
+/// A returning visitor's navigation to [`RETURNING_PAGE`] with an expired
+/// access token, as a browser makes it: the page answers `303` to
+/// `/auth/refresh?next=…`, which rotates the refresh token, sets both
+/// cookies and answers `303` back, and the page then renders signed in.
+/// Timed from the first request to the first byte of the final page. Each
+/// visit presents the same expired access token and the refresh token the
+/// previous one was given.
+async fn returning_visit_timing(
+    addr: std::net::SocketAddr,
+    expired: &Cookies,
+    email: &str,
+) -> Result<Page> {
+    const WARMUP: usize = 20;
+    const SAMPLES: usize = 200;
+    let mut refresh = expired.refresh.clone();
+    let mut conn = Conn::open(addr).await?;
+    let mut first_byte = Vec::with_capacity(SAMPLES);
+    let mut whole = Vec::with_capacity(SAMPLES);
+    let mut shows_user = true;
+    let mut bytes = 0;
+    let location = |answer: &http::Answer| {
+        answer
+            .headers
+            .get("location")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+            .ok_or("a 303 without Location")
+    };
+    for i in 0..WARMUP + SAMPLES {
+        let started = Instant::now();
+        let page =
+            Call::navigate(RETURNING_PAGE).with_cookie(format!("access_token={}", expired.access));
+        let to_refresh = expect(conn.send(&page, None).await?, 303, RETURNING_PAGE)?;
+        let refresh_call =
+            Call::navigate(&location(&to_refresh)?).with_cookie(format!("refresh_token={refresh}"));
+        let back = expect(
+            conn.send(&refresh_call, None).await?,
+            303,
+            "GET /auth/refresh",
+        )?;
+        let renewed = cookies(&back)?;
+        refresh = renewed.refresh;
+        let final_call = Call::navigate(&location(&back)?)
+            .with_cookie(format!("access_token={}", renewed.access));
+        let before_final = started.elapsed();
+        let answer = expect(conn.send(&final_call, None).await?, 200, RETURNING_PAGE)?;
+        let total = started.elapsed();
+        if i >= WARMUP {
+            first_byte.push(before_final + answer.first_byte);
+            whole.push(total);
+            bytes = answer.body.len();
+            shows_user &= String::from_utf8_lossy(&answer.body).contains(email);
+        }
+    }
+    first_byte.sort_unstable();
+    whole.sort_unstable();
+    Ok(Page {
+        path: RETURNING_PAGE.to_owned(),
+        samples: SAMPLES,
+        first_byte_p50: first_byte[SAMPLES / 2],
+        first_byte_p99: first_byte[SAMPLES * 99 / 100],
+        whole_p50: whole[SAMPLES / 2],
+        bytes,
+        shows_user,
+        via_refresh: true,
     })
 }
 

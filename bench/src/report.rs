@@ -30,6 +30,10 @@ pub struct Page {
     pub bytes: usize,
     /// Whether the HTML named the signed-in user.
     pub shows_user: bool,
+    /// Measured as a returning visitor whose access token has expired: from
+    /// the first request to the first byte of the final page, through
+    /// `303` → `GET /auth/refresh` `303` → the page `200`, on one connection.
+    pub via_refresh: bool,
 }
 
 /// Everything one run found.
@@ -234,8 +238,14 @@ impl Report {
             mib(self.server_hwm_kib)
         );
         for page in &self.pages {
+            let who = if page.via_refresh {
+                "as a returning visitor with an expired token (`303` → `GET /auth/refresh` `303` → `200`, \
+                 first byte of the final page counted from the first request)"
+            } else {
+                "signed in"
+            };
             println!(
-                "- `GET {}` signed in (server-rendered, {} sequential requests on one connection): \
+                "- `GET {}` {who} (server-rendered, {} sequential navigations on one connection): \
                  first byte p50 {:.2} ms, p99 {:.2} ms; whole page p50 {:.2} ms; {} bytes{}.",
                 page.path,
                 page.samples,

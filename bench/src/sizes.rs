@@ -19,29 +19,24 @@ pub struct Asset {
     pub brotli: usize,
 }
 
-/// Measures `<pkg>/<name>.wasm`, `<name>.js` and `<name>.css`; a missing
-/// CSS file is left out, a missing WASM or JS file is an error.
+/// Measures the site's WASM, JS and CSS in `pkg_dir`; a missing CSS file is
+/// left out, a missing WASM or JS file is an error. Each is found by name:
+/// `<name>.<ext>`, wasm-bindgen's `<name>_bg.wasm`, or, when cargo-leptos
+/// hashes the file names (`hash-files`), `<name>.<hash>.<ext>` (the newest,
+/// should an older build have left one behind). Precompressed copies
+/// (`.br`, `.gz`) are not what is measured: this computes its own.
 pub fn measure(pkg_dir: &Path, output_name: &str) -> Result<Vec<Asset>> {
-    // cargo-leptos 0.3 renames wasm-bindgen's `<name>_bg.wasm` to `<name>.wasm`.
-    let wasm = [
-        format!("{output_name}.wasm"),
-        format!("{output_name}_bg.wasm"),
-    ]
-    .into_iter()
-    .find(|file| pkg_dir.join(file).is_file())
-    .unwrap_or_else(|| format!("{output_name}.wasm"));
     let mut assets = Vec::new();
-    for (file, required) in [
-        (wasm, true),
-        (format!("{output_name}.js"), true),
-        (format!("{output_name}.css"), false),
-    ] {
-        let path = pkg_dir.join(&file);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(_) if !required => continue,
-            Err(e) => return Err(format!("{}: {e} (build the site first)", path.display()).into()),
+    for (extension, required) in [("wasm", true), ("js", true), ("css", false)] {
+        let Some(file) = find(pkg_dir, output_name, extension) else {
+            if required {
+                let path = pkg_dir.join(format!("{output_name}.{extension}"));
+                return Err(format!("{}: not found (build the site first)", path.display()).into());
+            }
+            continue;
         };
+        let bytes = std::fs::read(pkg_dir.join(&file))
+            .map_err(|e| format!("{}: {e}", pkg_dir.join(&file).display()))?;
         assets.push(Asset {
             file,
             raw: bytes.len(),
@@ -50,6 +45,30 @@ pub fn measure(pkg_dir: &Path, output_name: &str) -> Result<Vec<Asset>> {
         });
     }
     Ok(assets)
+}
+
+/// The name of the newest file in `dir` that is the site's `extension` file.
+fn find(dir: &Path, output_name: &str, extension: &str) -> Option<String> {
+    let is_ours = |file: &str| {
+        let Some(stem) = file.strip_suffix(&format!(".{extension}")) else {
+            return false;
+        };
+        stem == output_name
+            || (extension == "wasm" && stem == format!("{output_name}_bg"))
+            || stem
+                .strip_prefix(&format!("{output_name}."))
+                .is_some_and(|hash| !hash.is_empty() && !hash.contains('.'))
+    };
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let file = entry.file_name().into_string().ok()?;
+            let modified = entry.metadata().ok()?.modified().ok()?;
+            is_ours(&file).then_some((modified, file))
+        })
+        .max()
+        .map(|(_, file)| file)
 }
 
 fn gzip(bytes: &[u8]) -> Result<usize> {
@@ -82,4 +101,39 @@ pub fn profile_settings(manifest: &Path, profile: &str) -> Option<String> {
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .collect();
     Some(settings.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sites_files_are_found_plain_or_hashed_never_precompressed() {
+        let dir = tempfile::tempdir().unwrap();
+        for file in [
+            "auth-demo.AbC-12_x.wasm",
+            "auth-demo.AbC-12_x.wasm.br",
+            "auth-demo.AbC-12_x.wasm.gz",
+            "auth-demo.js",
+            "auth-demo.js.br",
+            "other.css",
+        ] {
+            std::fs::write(dir.path().join(file), file).unwrap();
+        }
+
+        let found: Vec<String> = measure(dir.path(), "auth-demo")
+            .unwrap()
+            .into_iter()
+            .map(|asset| asset.file)
+            .collect();
+
+        assert_eq!(found, ["auth-demo.AbC-12_x.wasm", "auth-demo.js"]);
+    }
+
+    #[test]
+    fn a_missing_wasm_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("auth-demo.js"), "js").unwrap();
+        assert!(measure(dir.path(), "auth-demo").is_err());
+    }
 }

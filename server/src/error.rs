@@ -144,8 +144,11 @@ impl std::fmt::Debug for Error {
     }
 }
 
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
+impl Error {
+    /// The status and body the JSON API answers with. A plain-HTML form
+    /// shows the same refusal beside the form, with the same status.
+    /// Internal errors are logged here, once, and hidden.
+    pub fn to_api_error(&self) -> (StatusCode, ApiError) {
         let status = self.status_code();
         let message = if status.is_server_error() {
             tracing::error!(error = ?self, "request failed");
@@ -153,7 +156,14 @@ impl IntoResponse for Error {
         } else {
             self.to_string()
         };
-        let mut response = (status, Json(ApiError::new(self.code(), message))).into_response();
+        (status, ApiError::new(self.code(), message))
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, body) = self.to_api_error();
+        let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         match self {
             Self::TokenExpired => {

@@ -11,8 +11,12 @@ pub mod config;
 pub mod error;
 /// Guards shared by the JSON routes: origin check and body size.
 pub mod middleware;
+/// Pages rendered for who is really asking, with their data.
+pub mod pages;
 /// The HTTP handlers, one module per resource.
 pub mod routes;
+/// The account and posts flows, shared by the JSON API and the forms.
+pub mod service;
 /// Building and running the server.
 pub mod startup;
 /// The router state.

@@ -19,6 +19,15 @@ pub const BODY_LIMIT_BYTES: usize = 16 * 1024;
 /// off cross-site subrequests. Our own origin is taken from `Host`, so this
 /// works behind a proxy only if it keeps `Host`.
 pub async fn reject_cross_origin(request: Request, next: Next) -> Response {
+    if is_cross_origin(&request) {
+        return Error::CrossOriginRequest.into_response();
+    }
+    next.run(request).await
+}
+
+/// The CSRF rule of [`reject_cross_origin`], also used by the plain-HTML
+/// forms, which answer it with a page instead of JSON.
+pub fn is_cross_origin(request: &Request) -> bool {
     let state_changing = matches!(*request.method(), Method::POST | Method::DELETE);
     if state_changing && let Some(origin) = request.headers().get(header::ORIGIN) {
         let host = request
@@ -29,11 +38,9 @@ pub async fn reject_cross_origin(request: Request, next: Next) -> Response {
             (Some(origin), Some(host)) => origin.eq_ignore_ascii_case(host),
             _ => false,
         };
-        if !same {
-            return Error::CrossOriginRequest.into_response();
-        }
+        return !same;
     }
-    next.run(request).await
+    false
 }
 
 /// `http://localhost:3000` → `localhost:3000`; `null` and anything else

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::auth::ServerAuth;
 use app::{App, shell};
 use axum::Router;
 use axum::body::Body;
@@ -23,7 +22,6 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::cookies::AuthCookies;
-use crate::auth::extractor::seed_server_auth;
 use crate::auth::password::PasswordHasher;
 use crate::auth::sessions::Sessions;
 use crate::auth::throttle::LoginThrottle;
@@ -33,6 +31,7 @@ use crate::error::{method_not_allowed, not_found, panic_response};
 use crate::middleware::{
     BODY_LIMIT_BYTES, reject_cross_origin, reject_oversized_body, security_headers,
 };
+use crate::pages::{provide_page_context, tell_the_truth};
 use crate::state::AppState;
 use crate::store::Store;
 use crate::{auth, cleanup, routes};
@@ -74,7 +73,6 @@ impl Application {
             passwords: PasswordHasher::new()?,
             cookies: AuthCookies {
                 secure: settings.cookie_secure,
-                access_ttl: settings.access_token_ttl,
                 refresh_ttl: settings.refresh_token_ttl,
             },
             throttle: Arc::new(LoginThrottle::new(
@@ -119,17 +117,21 @@ impl Application {
 }
 
 /// The whole app: the JSON API under `/auth` and `/api`, the health check,
-/// and the Leptos pages, which are rendered knowing who is signed in.
+/// and the Leptos pages, which are rendered knowing who is signed in, with
+/// their plain-HTML forms beside them.
 pub fn router(state: AppState) -> Router {
+    // The page middleware wraps the pages' `GET` only; the forms posted to
+    // the same paths are merged in afterwards, with their own guards.
     let pages = Router::new()
-        .leptos_routes_with_context(&state, generate_route_list(App), provide_server_auth, {
+        .leptos_routes_with_context(&state, generate_route_list(App), provide_page_context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            seed_server_auth,
-        ));
+            tell_the_truth,
+        ))
+        .merge(routes::forms::router());
 
     let https = state.cookies.secure;
     let app = Router::new()
@@ -177,18 +179,6 @@ fn json_api(router: Router<AppState>) -> Router<AppState> {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
-}
-
-/// Runs during each page render, after leptos_axum has provided the
-/// request's `Parts` (leptos_axum 0.8.10 `handle_response_inner` calls
-/// `provide_contexts` before the additional context): hands what
-/// [`seed_server_auth`] found to the app.
-fn provide_server_auth() {
-    if let Some(auth) = use_context::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<ServerAuth>().cloned())
-    {
-        provide_context(auth);
-    }
 }
 
 /// Creates the data folder, if missing, readable by its owner only: it holds

@@ -5,13 +5,34 @@
 /// Only a single leading `/` counts as local. `//evil.example` is a
 /// protocol-relative URL to another host; browsers read `\` as `/` and drop
 /// tabs and newlines from URLs, so `/\evil.example` and `/\t/evil.example`
-/// are the same trick and are refused too.
+/// are the same trick and are refused too. So are their percent-encoded
+/// spellings (`/%2F/evil.example`, `/%5Cevil.example`, and encoded again),
+/// in case anything on the way decodes them once more.
 pub fn local_path(next: &str) -> Option<&str> {
-    let local = next.starts_with('/')
-        && !next.starts_with("//")
-        && !next.contains('\\')
-        && !next.chars().any(|c| c.is_control() || c.is_whitespace());
+    let local = stays_here(next)
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && decodings(next).all(|decoded| stays_here(&decoded));
     local.then_some(next)
+}
+
+/// A single leading `/` and no `\`.
+fn stays_here(path: &str) -> bool {
+    path.starts_with('/') && !path.starts_with("//") && !path.contains('\\')
+}
+
+/// `path` percent-decoded once, twice, ... until decoding changes nothing
+/// (at most a few rounds: each must shorten it).
+fn decodings(path: &str) -> impl Iterator<Item = String> {
+    let mut current = path.to_owned();
+    std::iter::from_fn(move || {
+        let decoded = percent_encoding::percent_decode_str(&current)
+            .decode_utf8_lossy()
+            .into_owned();
+        (decoded != current).then(|| {
+            current.clone_from(&decoded);
+            decoded
+        })
+    })
 }
 
 /// Where to go after login: the validated `next`, or home.
@@ -55,6 +76,7 @@ mod tests {
     fn local_paths_are_kept() {
         assert_eq!(after_login(Some("/posts")), "/posts");
         assert_eq!(after_login(Some("/posts?page=2#top")), "/posts?page=2#top");
+        assert_eq!(after_login(Some("/posts?q=a%20b")), "/posts?q=a%20b");
     }
 
     #[test]
@@ -66,6 +88,12 @@ mod tests {
             "\\\\evil.example",
             "/\t/evil.example",
             "/\n/evil.example",
+            "/%2F/evil.example",
+            "/%2f/evil.example",
+            "%2F%2Fevil.example",
+            "/%5Cevil.example",
+            "/%255Cevil.example",
+            "/%252F/evil.example",
             "javascript:alert(1)",
             "posts",
             "",

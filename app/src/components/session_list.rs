@@ -144,14 +144,14 @@ mod tests {
 
     /// Written as the wire has them, so the same test reads on both sides.
     fn session(id: u8, current: bool, created_at: &str) -> SessionInfo {
-        let created_at: Timestamp = created_at.parse().unwrap();
+        let time = || created_at.parse::<Timestamp>().unwrap();
         SessionInfo {
             id: format!("00000000-0000-0000-0000-0000000000{id:02}")
                 .parse()
                 .unwrap(),
-            last_used_at: created_at.clone(),
-            expires_at: created_at.clone(),
-            created_at,
+            created_at: time(),
+            last_used_at: time(),
+            expires_at: time(),
             user_agent: None,
             current,
         }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
+use chrono::{DateTime, Utc};
 
+use super::sessions::IssuedTokens;
 use super::tokens::RefreshToken;
 
 pub const ACCESS_COOKIE: &str = "access_token";
@@ -16,35 +18,65 @@ pub const REFRESH_COOKIE: &str = "refresh_token";
 const ACCESS_PATH: &str = "/";
 const REFRESH_PATH: &str = "/auth";
 
-/// Builds the auth cookies; holds the only setting they depend on.
+/// Builds the auth cookies; holds the only settings they depend on.
 #[derive(Clone, Copy, Debug)]
 pub struct AuthCookies {
     /// Adds `Secure`; off only for plain-http development.
     pub secure: bool,
-    pub access_ttl: Duration,
     pub refresh_ttl: Duration,
 }
 
 impl AuthCookies {
-    /// Sets both cookies, after login, register or a rotating refresh.
+    /// Sets both cookies, after login, register or a rotating refresh, for
+    /// a session that ends at `session_ends`. The access cookie lives as
+    /// long as the session, not as long as the token inside it: the browser
+    /// keeps sending an expired token, so the server can answer
+    /// `token_expired` and tell a returning person from a stranger. The
+    /// refresh cookie lives as long as its token, never past the session.
     pub fn set_both(
         &self,
         jar: CookieJar,
         access_token: String,
         refresh: &RefreshToken,
+        session_ends: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> CookieJar {
-        self.set_access(jar, access_token).add(self.cookie(
-            REFRESH_COOKIE,
-            refresh.expose().to_owned(),
-            REFRESH_PATH,
-            self.refresh_ttl,
-        ))
+        let session_left = remaining(session_ends, now);
+        self.set_access(jar, access_token, session_ends, now)
+            .add(self.cookie(
+                REFRESH_COOKIE,
+                refresh.expose().to_owned(),
+                REFRESH_PATH,
+                self.refresh_ttl.min(session_left),
+            ))
+    }
+
+    /// Sets both cookies for tokens just issued.
+    pub fn set_issued(&self, jar: CookieJar, tokens: IssuedTokens) -> CookieJar {
+        self.set_both(
+            jar,
+            tokens.access_token,
+            &tokens.refresh_token,
+            tokens.session_expires_at,
+            tokens.issued_at,
+        )
     }
 
     /// Sets only the access cookie: the grace-window answer of a refresh,
     /// which must leave the browser's (newer) refresh cookie alone.
-    pub fn set_access(&self, jar: CookieJar, access_token: String) -> CookieJar {
-        jar.add(self.cookie(ACCESS_COOKIE, access_token, ACCESS_PATH, self.access_ttl))
+    pub fn set_access(
+        &self,
+        jar: CookieJar,
+        access_token: String,
+        session_ends: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> CookieJar {
+        jar.add(self.cookie(
+            ACCESS_COOKIE,
+            access_token,
+            ACCESS_PATH,
+            remaining(session_ends, now),
+        ))
     }
 
     /// Clears both cookies: empty value, same `Path`, `Max-Age=0`.
@@ -70,6 +102,12 @@ impl AuthCookies {
             .secure(self.secure)
             .build()
     }
+}
+
+/// Whole seconds from `now` to `end`, rounded down so that a cookie never
+/// outlives the session; zero once it has ended.
+fn remaining(end: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    (end - now).to_std().unwrap_or(Duration::ZERO)
 }
 
 /// The refresh token the browser presented, if any.
@@ -107,17 +145,23 @@ mod tests {
 
     #[test]
     fn cookies_carry_the_contract_attributes() {
-        // Arrange
+        // Arrange: a session with 30 days and a half second left.
         let cookies = AuthCookies {
             secure: true,
-            access_ttl: Duration::from_secs(900),
             refresh_ttl: Duration::from_secs(2_592_000),
         };
         let refresh = RefreshToken::generate().unwrap();
+        let now = Utc::now();
+        let ends = now + chrono::Duration::milliseconds(2_592_000_500);
 
         // Act
-        let headers =
-            set_cookie_headers(cookies.set_both(CookieJar::new(), "jwt".into(), &refresh));
+        let headers = set_cookie_headers(cookies.set_both(
+            CookieJar::new(),
+            "jwt".into(),
+            &refresh,
+            ends,
+            now,
+        ));
 
         // Assert
         let access = headers
@@ -128,7 +172,7 @@ mod tests {
             "HttpOnly",
             "SameSite=Lax",
             "Path=/",
-            "Max-Age=900",
+            "Max-Age=2592000",
             "Secure",
         ] {
             assert!(has(access, attribute), "{access} lacks {attribute}");
@@ -149,10 +193,55 @@ mod tests {
     }
 
     #[test]
+    fn both_cookies_end_with_the_session_when_it_ends_first() {
+        let cookies = AuthCookies {
+            secure: false,
+            refresh_ttl: Duration::from_secs(2_592_000),
+        };
+        let now = Utc::now();
+        let refresh = RefreshToken::generate().unwrap();
+
+        let headers = set_cookie_headers(cookies.set_both(
+            CookieJar::new(),
+            "jwt".into(),
+            &refresh,
+            now + chrono::Duration::seconds(3600),
+            now,
+        ));
+
+        assert_eq!(headers.len(), 2);
+        assert!(
+            headers.iter().all(|h| has(h, "Max-Age=3600")),
+            "{headers:?}"
+        );
+    }
+
+    #[test]
+    fn the_refresh_cookie_ends_with_its_token_when_the_token_ends_first() {
+        let cookies = AuthCookies {
+            secure: false,
+            refresh_ttl: Duration::from_secs(600),
+        };
+        let now = Utc::now();
+        let refresh = RefreshToken::generate().unwrap();
+
+        let headers = set_cookie_headers(cookies.set_both(
+            CookieJar::new(),
+            "jwt".into(),
+            &refresh,
+            now + chrono::Duration::seconds(3600),
+            now,
+        ));
+
+        let find = |name: &str| headers.iter().find(|h| h.starts_with(name)).unwrap();
+        assert!(has(find("access_token="), "Max-Age=3600"));
+        assert!(has(find("refresh_token="), "Max-Age=600"));
+    }
+
+    #[test]
     fn clearing_sends_empty_values_on_the_same_paths_with_max_age_zero() {
         let cookies = AuthCookies {
             secure: false,
-            access_ttl: Duration::from_secs(900),
             refresh_ttl: Duration::from_secs(900),
         };
 

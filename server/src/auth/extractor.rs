@@ -1,15 +1,13 @@
 //! Who is asking: the access cookie checked on its own (signature and
-//! expiry, no database), for the API; and the auth state a page is rendered
-//! with, for server-side rendering.
+//! expiry, no database), for the API; the same plus one read for whether
+//! its session is live, for `/auth/me` and the account; the peer address
+//! and the user agent. Pages decide who they are for in `crate::pages`.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use app::auth::{AuthState, ServerAuth};
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum_extra::extract::CookieJar;
 use http::request::Parts;
 use uuid::Uuid;
@@ -17,6 +15,7 @@ use uuid::Uuid;
 use super::cookies::presented_access_token;
 use super::tokens::{AccessTokenError, TokenService};
 use crate::error::Error;
+use crate::service::{self, LiveSession};
 use crate::state::AppState;
 
 /// The user and session of a valid access token. Rejects with `401`
@@ -70,44 +69,49 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerAddress {
     }
 }
 
-/// Middleware for page routes: works out who is signed in and leaves it in
-/// the request's extensions as [`ServerAuth`], where the rendering context
-/// picks it up (see `startup::provide_server_auth`). It reads cookies and
-/// never writes them.
-pub async fn seed_server_auth(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let auth = page_auth_state(&state, &jar).await;
-    request.extensions_mut().insert(ServerAuth(auth));
-    next.run(request).await
+/// An [`AuthUser`] whose session is live, checked with one read: what
+/// `/auth/me` and the account endpoints need, so that a token kept after
+/// its session was revoked is refused at once. Rejects as [`AuthUser`]
+/// does, and a revoked or ended session with `401 invalid_token`.
+#[derive(Clone, Debug)]
+pub struct LiveUser(pub LiveSession);
+
+impl FromRequestParts<AppState> for LiveUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = AuthUser::from_request_parts(parts, state).await?;
+        Ok(Self(service::live_session(state, auth).await?))
+    }
 }
 
-/// `SignedIn` for a valid access cookie of an existing user (one read);
-/// `SignedOut` for a valid cookie whose user is gone; otherwise `Checking`,
-/// so that the browser refreshes before deciding.
-///
-/// A missing or unreadable cookie is `Checking` too, not `SignedOut`: the
-/// access cookie's `Max-Age` is the token's lifetime, so a browser drops it
-/// the moment the token expires, and the refresh cookie (sent only to
-/// `/auth`) never reaches a page request. Someone who comes back after a
-/// pause looks exactly like a stranger here; only the browser's refresh can
-/// tell them apart, and until it has, the page must not show them signed out.
-async fn page_auth_state(state: &AppState, jar: &CookieJar) -> AuthState {
-    let Some(token) = presented_access_token(jar) else {
-        return AuthState::Checking;
-    };
-    match state.tokens.verify_access_token(token) {
-        Ok(claims) => match state.store.find_user_by_id(claims.sub).await {
-            Ok(Some(user)) => AuthState::SignedIn(user),
-            Ok(None) => AuthState::SignedOut,
-            Err(error) => {
-                tracing::error!(error = ?error, "could not read the user for a page");
-                AuthState::Checking
-            }
-        },
-        Err(AccessTokenError::Expired | AccessTokenError::Invalid) => AuthState::Checking,
+/// Longer user agents are cut; they are only shown in the session list.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// The `User-Agent` as text to show in the session list: bytes that are not
+/// UTF-8 become U+FFFD and control characters are dropped, then it is cut.
+/// Never rejects.
+#[derive(Clone, Debug)]
+pub struct UserAgent(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(http::header::USER_AGENT) else {
+            return Ok(Self(None));
+        };
+        let value: String = String::from_utf8_lossy(value.as_bytes())
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect::<String>()
+            .trim()
+            .chars()
+            .take(MAX_USER_AGENT_CHARS)
+            .collect();
+        Ok(Self((!value.is_empty()).then_some(value)))
     }
 }

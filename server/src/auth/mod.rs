@@ -4,7 +4,7 @@
 
 /// The two auth cookies and their attributes.
 pub mod cookies;
-/// Who is asking: `AuthUser` for the API, `seed_server_auth` for pages.
+/// Who is asking: `AuthUser` for the API, `LiveUser` for the account.
 pub mod extractor;
 /// The signing key generated in the data folder when none is configured.
 pub mod keys;

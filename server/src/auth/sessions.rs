@@ -17,6 +17,10 @@ use crate::store::{NewSession, RotationOutcome, Store};
 pub struct IssuedTokens {
     pub access_token: String,
     pub refresh_token: RefreshToken,
+    /// The session's absolute end: the cookies live no longer.
+    pub session_expires_at: DateTime<Utc>,
+    /// When these were issued, from which the cookies' lifetimes count.
+    pub issued_at: DateTime<Utc>,
 }
 
 /// How a refresh succeeded, and what it gives. (Named apart from the
@@ -27,7 +31,11 @@ pub enum Refreshed {
     /// The presented token was rotated moments ago (another tab won the
     /// race): a new access token only, and the browser keeps its newer
     /// refresh cookie.
-    WithinGrace { user: User, access_token: String },
+    WithinGrace {
+        user: User,
+        access_token: String,
+        session_expires_at: DateTime<Utc>,
+    },
 }
 
 /// Starts, refreshes and ends sessions; cheap to clone.
@@ -83,6 +91,8 @@ impl Sessions {
             IssuedTokens {
                 access_token,
                 refresh_token,
+                session_expires_at: expires_at,
+                issued_at: now,
             },
         ))
     }
@@ -126,13 +136,19 @@ impl Sessions {
             .await?;
         let now = rotation.now;
         let stored = match rotation.outcome {
-            RotationOutcome::Rotated { session_id, user } => {
+            RotationOutcome::Rotated {
+                session_id,
+                user,
+                session_expires_at,
+            } => {
                 let access_token = self.tokens.issue_access_token(user.id, session_id, now)?;
                 return Ok(Refreshed::Rotated {
                     user,
                     tokens: IssuedTokens {
                         access_token,
                         refresh_token: new_token,
+                        session_expires_at,
+                        issued_at: now,
                     },
                 });
             }
@@ -156,7 +172,11 @@ impl Sessions {
             let access_token = self
                 .tokens
                 .issue_access_token(user.id, stored.session_id, now)?;
-            return Ok(Refreshed::WithinGrace { user, access_token });
+            return Ok(Refreshed::WithinGrace {
+                user,
+                access_token,
+                session_expires_at: stored.session_expires_at,
+            });
         }
         tracing::warn!(session_id = %stored.session_id, "rotated refresh token reused after the grace window; revoking its session");
         self.store.revoke_session(stored.session_id, now).await?;

@@ -2,6 +2,8 @@
 
 /// `/auth`: register, login, me, refresh, logout.
 pub mod auth;
+/// The plain-HTML forms of the pages, posted without JavaScript.
+pub mod forms;
 /// `/healthz`.
 pub mod health;
 /// `/api/posts`, the protected resource.

@@ -102,7 +102,12 @@ pub struct Rotation {
 pub enum RotationOutcome {
     /// The token was the current token of a live session and is now
     /// rotated; the new one is stored.
-    Rotated { session_id: Uuid, user: User },
+    Rotated {
+        session_id: Uuid,
+        user: User,
+        /// The session's absolute end, which the cookies' `Max-Age` follow.
+        session_expires_at: DateTime<Utc>,
+    },
     /// Nothing was written. The token's record as it stood (if there is
     /// one), for the caller to tell a reuse from a revoked session.
     NotRotated(Option<StoredRefreshToken>),

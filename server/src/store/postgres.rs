@@ -220,6 +220,7 @@ impl PostgresStore {
             now,
             outcome: RotationOutcome::Rotated {
                 session_id: locked.session_id,
+                session_expires_at: locked.session_expires_at,
                 user: User {
                     id: locked.user_id,
                     email: locked.email,

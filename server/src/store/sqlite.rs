@@ -229,6 +229,7 @@ impl SqliteStore {
             now,
             outcome: RotationOutcome::Rotated {
                 session_id: owner.session_id,
+                session_expires_at: owner.session_expires_at,
                 user: StoredCredentials::from(owner).user,
             },
         })

@@ -19,7 +19,7 @@ async fn logout_answers_204_clears_both_cookies_and_kills_the_refresh_token() {
 
         // Assert
         assert_eq!(response.status(), StatusCode::NO_CONTENT, "{method}");
-        assert_eq!(response.headers()["clear-site-data"], "\"cookies\"");
+        assert_eq!(response.headers()["clear-site-data"], "\"cache\"");
         assert_eq!(response.headers()["cache-control"], "no-store");
         let cookies = Cookies::from(&response);
         assert!(cookies.access().is_cleared() && cookies.access().attribute("Path") == Some("/"));

@@ -41,7 +41,9 @@ async fn the_cookies_carry_exactly_the_contract_attributes() {
         "{access:?}"
     );
     assert_eq!(access.attribute("Path"), Some("/"));
-    assert_eq!(access.attribute("Max-Age"), Some("900"));
+    // The access cookie lives as long as the session (30 days by default),
+    // not as long as the token inside it.
+    assert_eq!(access.attribute("Max-Age"), Some("2592000"));
     assert!(!access.has("Secure"), "COOKIE_SECURE=false in tests");
     let refresh = cookies.refresh();
     assert!(

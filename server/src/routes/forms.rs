@@ -1,0 +1,348 @@
+//! The pages' forms, posted as plain HTML (`application/x-www-form-urlencoded`)
+//! before the WASM has loaded or without JavaScript at all. Each calls the
+//! same flow of `service` as its JSON endpoint and answers `303` to the
+//! next page, or renders the form's page again with the refusal beside the
+//! form ([`FormRefusal`]), with the status the JSON API would give.
+//!
+//! Forms that need a session read the access cookie as pages do; the
+//! refresh cookie (`Path=/auth`) never reaches them, so an expired token is
+//! sent through `/auth/refresh` back to the page, and the post is not
+//! replayed.
+
+use std::collections::BTreeMap;
+
+use app::auth::{after_login, login_with_return, with_next};
+use app::server_context::{FormName, FormRefusal};
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{DefaultBodyLimit, Form, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::post;
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+
+use crate::auth::extractor::{AuthUser, PeerAddress, UserAgent};
+use crate::error::Error;
+use crate::middleware::{BODY_LIMIT_BYTES, is_cross_origin, reject_oversized_body};
+use crate::pages::{PageAuth, render_refused_form};
+use crate::routes::auth::{clear_cache, see_other};
+use crate::service::{self, LiveSession, Revoked, SignedIn};
+use crate::state::AppState;
+
+/// Where the pages' forms post, merged beside the pages (the
+/// `GET` of `/login`, `/register` and `/posts` is the page itself).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/register", post(register))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/posts", post(publish))
+        .route("/account/sessions/revoke", post(revoke_session))
+        .route("/account/logout-all", post(logout_all))
+        .route("/account/password", post(change_password))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn(reject_oversized_body))
+        .layer(middleware::from_fn(refuse_cross_origin_form))
+}
+
+/// Fields are optional on the wire: a field left out is refused by the
+/// flow's own validation, with the message the person would see anyway.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct CredentialsForm {
+    email: String,
+    password: String,
+    next: String,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct PostForm {
+    title: String,
+    body: String,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct RevokeForm {
+    id: String,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct PasswordForm {
+    current_password: String,
+    new_password: String,
+}
+
+/// A body that is not a form at all is the JSON API's `400 invalid_body`
+/// (or `415`); no page has such a form, so there is nothing to re-render.
+type Posted<T> = Result<Form<T>, FormRejection>;
+
+fn fields<T>(posted: Posted<T>) -> Result<T, Detour> {
+    posted.map(|Form(form)| form).map_err(|rejection| {
+        Detour::from(match rejection.status() {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::UnsupportedMediaType,
+            StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
+            _ => Error::InvalidBody,
+        })
+    })
+}
+
+/// A form that was not acted on, with the answer already decided: a
+/// redirect to log in or to refresh, or an error. Boxed: it is the rare
+/// path, and a `Response` is large.
+struct Detour(Box<Response>);
+
+impl From<Response> for Detour {
+    fn from(response: Response) -> Self {
+        Self(Box::new(response))
+    }
+}
+
+impl From<Error> for Detour {
+    fn from(error: Error) -> Self {
+        error.into_response().into()
+    }
+}
+
+impl IntoResponse for Detour {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+type Answer = Result<Response, Detour>;
+
+async fn register(
+    State(state): State<AppState>,
+    UserAgent(user_agent): UserAgent,
+    headers: HeaderMap,
+    jar: CookieJar,
+    form: Posted<CredentialsForm>,
+) -> Answer {
+    let form = fields(form)?;
+    Ok(
+        match service::register(&state, &form.email, &form.password, user_agent).await {
+            Ok(SignedIn { tokens, .. }) => signed_in(&state, jar, tokens, &form.next),
+            Err(error) => {
+                let page = with_next("/register", &form.next);
+                let values = vec![("email", form.email), ("next", form.next)];
+                refuse(&state, &headers, &page, FormName::Register, error, values).await
+            }
+        },
+    )
+}
+
+async fn login(
+    State(state): State<AppState>,
+    PeerAddress(peer): PeerAddress,
+    UserAgent(user_agent): UserAgent,
+    headers: HeaderMap,
+    jar: CookieJar,
+    form: Posted<CredentialsForm>,
+) -> Answer {
+    let form = fields(form)?;
+    Ok(
+        match service::login(&state, peer, &form.email, form.password, user_agent).await {
+            Ok(SignedIn { tokens, .. }) => signed_in(&state, jar, tokens, &form.next),
+            Err(error) => {
+                let page = with_next("/login", &form.next);
+                let values = vec![("email", form.email), ("next", form.next)];
+                refuse(&state, &headers, &page, FormName::Login, error, values).await
+            }
+        },
+    )
+}
+
+/// Logout ends the session of the refresh cookie, which only `/auth` sees:
+/// `307` keeps the method and the (empty) form body, so the browser posts
+/// the same form to `/auth/logout`, which answers a form with `303` to `/`.
+async fn logout() -> Response {
+    (
+        StatusCode::TEMPORARY_REDIRECT,
+        [
+            (header::LOCATION, HeaderValue::from_static("/auth/logout")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+    )
+        .into_response()
+}
+
+async fn publish(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Posted<PostForm>,
+) -> Answer {
+    let page = "/posts";
+    let session = session_of_form(&state, &headers, page).await?;
+    let form = fields(form)?;
+    Ok(
+        match service::publish(&state, session.user.id, &form.title, &form.body).await {
+            Ok(_) => see_other(page),
+            Err(error) => {
+                let values = vec![("title", form.title), ("body", form.body)];
+                refuse(&state, &headers, page, FormName::Publish, error, values).await
+            }
+        },
+    )
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    form: Posted<RevokeForm>,
+) -> Answer {
+    let page = "/account";
+    let session = session_of_form(&state, &headers, page).await?;
+    let form = fields(form)?;
+    Ok(
+        match service::revoke_session(&state, &session, &form.id).await {
+            Ok(Revoked::ThisSession) => {
+                (clear_cache(), state.cookies.clear_both(jar), see_other("/")).into_response()
+            }
+            Ok(Revoked::Another) => see_other(page),
+            Err(error) => {
+                let values = vec![];
+                refuse(
+                    &state,
+                    &headers,
+                    page,
+                    FormName::RevokeSession,
+                    error,
+                    values,
+                )
+                .await
+            }
+        },
+    )
+}
+
+async fn logout_all(State(state): State<AppState>, headers: HeaderMap, jar: CookieJar) -> Answer {
+    let page = "/account";
+    let session = session_of_form(&state, &headers, page).await?;
+    Ok(match service::logout_all(&state, &session).await {
+        Ok(()) => (clear_cache(), state.cookies.clear_both(jar), see_other("/")).into_response(),
+        Err(error) => {
+            let values = vec![];
+            refuse(&state, &headers, page, FormName::LogoutAll, error, values).await
+        }
+    })
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    PeerAddress(peer): PeerAddress,
+    headers: HeaderMap,
+    form: Posted<PasswordForm>,
+) -> Answer {
+    let page = "/account";
+    let session = session_of_form(&state, &headers, page).await?;
+    let form = fields(form)?;
+    let auth = AuthUser {
+        user_id: session.user.id,
+        session_id: session.session_id,
+    };
+    Ok(
+        match service::change_password(
+            &state,
+            auth,
+            peer,
+            form.current_password,
+            &form.new_password,
+        )
+        .await
+        {
+            Ok(()) => see_other(page),
+            Err(error) => {
+                let values = vec![];
+                refuse(
+                    &state,
+                    &headers,
+                    page,
+                    FormName::ChangePassword,
+                    error,
+                    values,
+                )
+                .await
+            }
+        },
+    )
+}
+
+/// The live session a form acts for, or where to send the person instead:
+/// to log in (no cookie, or a refused one, whose cookies are cleared), or
+/// through the navigation refresh back to the form's page (an expired token;
+/// the post is not replayed).
+async fn session_of_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    page: &str,
+) -> Result<LiveSession, Detour> {
+    Err(match PageAuth::of(state, headers).await {
+        PageAuth::SignedIn(session) => return Ok(session),
+        PageAuth::Expired => see_other(&with_next("/auth/refresh", page)).into(),
+        PageAuth::Stranger => see_other(&login_with_return(page)).into(),
+        PageAuth::Refused => (
+            state.cookies.clear_both(CookieJar::new()),
+            see_other(&login_with_return(page)),
+        )
+            .into_response()
+            .into(),
+        PageAuth::Unknown => {
+            Error::Internal(anyhow::anyhow!("could not check the session of a form")).into()
+        }
+    })
+}
+
+/// Register or login succeeded: cookies set, on to `next` (a local path)
+/// or home.
+fn signed_in(
+    state: &AppState,
+    jar: CookieJar,
+    tokens: crate::auth::sessions::IssuedTokens,
+    next: &str,
+) -> Response {
+    let next = after_login(Some(next).filter(|next| !next.is_empty()));
+    (state.cookies.set_issued(jar, tokens), see_other(&next)).into_response()
+}
+
+/// The page of the form again, with the refusal the JSON API would give
+/// (same status, same message) and the non-secret values refilled.
+async fn refuse(
+    state: &AppState,
+    headers: &HeaderMap,
+    page: &str,
+    form: FormName,
+    error: Error,
+    values: Vec<(&str, String)>,
+) -> Response {
+    let (status, error) = error.to_api_error();
+    let refusal = FormRefusal {
+        form,
+        error,
+        values: values
+            .into_iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect::<BTreeMap<_, _>>(),
+    };
+    render_refused_form(state, headers, page, status, refusal).await
+}
+
+/// The CSRF rule of the JSON API, answered with a page: a person whose
+/// form was refused sees why, not a JSON body.
+async fn refuse_cross_origin_form(request: Request, next: Next) -> Response {
+    if is_cross_origin(&request) {
+        return (StatusCode::FORBIDDEN, Html(CROSS_ORIGIN_PAGE)).into_response();
+    }
+    next.run(request).await
+}
+
+const CROSS_ORIGIN_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<title>Refused</title></head><body><h1>Refused</h1>\
+<p>This form was sent from another site. Requests from another origin are not allowed.</p>\
+<p><a href=\"/\">Go to the home page</a></p></body></html>\n";
