@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod components;
 pub mod domain;
+pub mod first_render;
 pub mod model;
 pub mod pages;
 pub mod server_context;
@@ -31,6 +32,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.ico" sizes="32x32"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -73,18 +75,20 @@ fn set_content_security_policy(options: &LeptosOptions) {
     }
 }
 
-/// The root: provides the auth context and the API client once, then routes.
+/// The root: provides the auth context, what the server knew when it
+/// rendered the page, and the API client, once; then routes.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Both serialise a value into the page: the same order on both sides.
     let auth = auth::provide_auth_context();
+    first_render::provide_first_render();
     api::provide_api_client(auth);
 
     // Protected pages wait while the session is being checked (`None`) and
     // send a signed-out person to log in, with a way back here. Async
-    // rendering finishes the page before the response starts, so the first
-    // HTML holds the page itself (not a placeholder for a script to swap in),
-    // and a redirect can still set the status and `Location`.
+    // rendering finishes the page before the response starts, so a redirect
+    // can still set the status and `Location`.
     let may_enter = move || auth.may_enter();
     let login_and_return = || {
         let location = use_location();

@@ -14,6 +14,7 @@ use std::time::Duration;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
+use server::auth::tokens::TokenService;
 use server::config::{DatabaseUrl, Settings};
 use server::startup::Application;
 use sqlx::postgres::PgConnectOptions;
@@ -287,6 +288,26 @@ impl TestApp {
             .header(COOKIE, format!("refresh_token={refresh_token}"))
             .send()
             .await
+            .unwrap()
+    }
+
+    /// The same user's and session's access token, signed with this
+    /// server's own key but expired long ago: what a browser presents after
+    /// a pause, without the test waiting for a token to expire.
+    pub fn expired_copy_of(&self, access_token: &str) -> String {
+        let secret = match &self.settings.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => server::auth::keys::load_or_create(&self.settings.key_file()).unwrap(),
+        };
+        let tokens = TokenService::new(
+            &secret,
+            self.settings.access_token_ttl,
+            self.settings.token_leeway,
+        );
+        let claims = tokens.verify_access_token(access_token).unwrap();
+        let long_ago = chrono::Utc::now() - chrono::Duration::days(1);
+        tokens
+            .issue_access_token(claims.sub, claims.sid, long_ago)
             .unwrap()
     }
 
