@@ -5,12 +5,13 @@ pub mod api;
 pub mod auth;
 pub mod components;
 pub mod domain;
+pub mod first_render;
 pub mod model;
 pub mod pages;
 pub mod server_context;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     SsrMode, StaticSegment,
     components::{ProtectedRoute, Route, Router, Routes},
@@ -31,8 +32,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.ico" sizes="32x32"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options=options.clone()/>
+                // The file's name carries its content hash in a release
+                // build (`hash-files`), read from the build's hash file.
+                <HashedStylesheet options id="leptos"/>
                 <MetaTags/>
             </head>
             <body>
@@ -73,18 +78,20 @@ fn set_content_security_policy(options: &LeptosOptions) {
     }
 }
 
-/// The root: provides the auth context and the API client once, then routes.
+/// The root: provides the auth context, what the server knew when it
+/// rendered the page, and the API client, once; then routes.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Both serialise a value into the page: the same order on both sides.
     let auth = auth::provide_auth_context();
+    first_render::provide_first_render();
     api::provide_api_client(auth);
 
     // Protected pages wait while the session is being checked (`None`) and
     // send a signed-out person to log in, with a way back here. Async
-    // rendering finishes the page before the response starts, so the first
-    // HTML holds the page itself (not a placeholder for a script to swap in),
-    // and a redirect can still set the status and `Location`.
+    // rendering finishes the page before the response starts, so a redirect
+    // can still set the status and `Location`.
     let may_enter = move || auth.may_enter();
     let login_and_return = || {
         let location = use_location();
@@ -98,7 +105,6 @@ pub fn App() -> impl IntoView {
     };
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/auth-demo.css"/>
         <Title text="Auth demo"/>
         <Router>
             <NavBar/>

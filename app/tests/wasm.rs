@@ -12,8 +12,8 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use app::api::core::{
-    ApiRequest, Client, ClientError, RawResponse, RefreshOutcome, SessionHooks, Transport,
+use app::api::protocol::{
+    ApiRequest, ClientError, RawResponse, RefreshResult, RefreshingSender, Transport,
 };
 use app::components::{format_date, format_time};
 use app::domain::{Email, Password, PostBody, PostTitle};
@@ -98,34 +98,25 @@ impl Transport for ExpiringServer {
     }
 }
 
-#[derive(Clone, Default)]
-struct SignedIn {
-    refreshes_seen: Rc<Cell<u32>>,
-}
-
-impl SessionHooks for SignedIn {
-    fn believed_signed_in(&self) -> bool {
-        true
-    }
-
-    fn refreshed(&self, _: &RefreshOutcome) {
-        self.refreshes_seen.set(self.refreshes_seen.get() + 1);
-    }
-}
-
 #[wasm_bindgen_test]
 async fn concurrent_requests_with_an_expired_token_share_one_refresh() {
     // Arrange
     let server = ExpiringServer::default();
-    let client = Client::new(server.clone());
-    let hooks = SignedIn::default();
+    let client = RefreshingSender::new(server.clone());
+    let refreshes_seen = Rc::new(Cell::new(0));
     let requests: Vec<_> = ["/auth/me", "/api/posts", "/api/posts"]
         .into_iter()
         .map(ApiRequest::get)
         .collect();
 
     // Act
-    let answers = futures::future::join_all(requests.iter().map(|r| client.send(r, &hooks))).await;
+    let answers = futures::future::join_all(requests.iter().map(|r| {
+        let refreshes_seen = Rc::clone(&refreshes_seen);
+        client.send(r, move |_: &RefreshResult| {
+            refreshes_seen.set(refreshes_seen.get() + 1)
+        })
+    }))
+    .await;
 
     // Assert
     assert!(
@@ -144,7 +135,7 @@ async fn concurrent_requests_with_an_expired_token_share_one_refresh() {
         3 + 1 + 3,
         "three requests, one refresh, three retries: {log:?}"
     );
-    assert_eq!(hooks.refreshes_seen.get(), 1);
+    assert_eq!(refreshes_seen.get(), 1);
 }
 
 fn user() -> User {

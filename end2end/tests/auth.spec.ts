@@ -1,5 +1,6 @@
-import { expect, test } from '@playwright/test';
 import {
+  expect,
+  test,
   PASSWORD,
   expectSignedIn,
   expectSignedOut,
@@ -38,14 +39,11 @@ test('a new account is signed in on every page, and the server renders it so', a
 });
 
 test('a signed-out visitor to a protected page is sent to log in, with the way back', async ({ page, request }) => {
-  // The server cannot tell a stranger from someone whose access cookie just
-  // aged out (the refresh cookie never reaches page requests), so its first
-  // HTML is the neutral "checking" state: never the page, never "signed out".
-  const html = await (await request.get('/posts', { headers: { Accept: 'text/html' } })).text();
-  expect(html).toContain('Checking your session');
-  expect(html).not.toContain('Publish');
+  // No access cookie is no session (contract v2): the server says so at once.
+  const response = await request.get('/posts', { maxRedirects: 0, headers: { Accept: 'text/html' } });
+  expect(response.status()).toBe(303);
+  expect(response.headers()['location']).toBe('/login?next=/posts');
 
-  // The browser finds no session and sends the visitor to log in.
   await page.goto('/posts');
   await expect(page).toHaveURL(/\/login\?next=\/posts$/);
   await hydrated(page);
@@ -126,6 +124,9 @@ test('an action after the access token expired refreshes once and retries, unsee
   const navigations: string[] = [];
   page.on('framenavigated', (frame) => navigations.push(frame.url()));
 
+  const refused = page.waitForResponse(
+    (response) => response.request().method() === 'POST' && response.url().endsWith('/api/posts') && response.status() === 401,
+  );
   await publish(page, 'After the pause');
 
   // Nothing happened that the person could see: same page, still signed in,
@@ -135,13 +136,12 @@ test('an action after the access token expired refreshes once and retries, unsee
   await expectSignedIn(page, email);
   await expect(postList(page).getByRole('heading')).toHaveText(['After the pause', 'Before the pause']);
 
-  // One refresh, between the refused request and its successful retry.
-  expect(traffic.filter((entry) => entry.startsWith('POST /auth/refresh'))).toEqual([
-    'POST /auth/refresh 200',
-  ]);
-  const refresh = traffic.indexOf('POST /auth/refresh 200');
-  expect(traffic[refresh - 1]).toBe('POST /api/posts 401');
-  expect(traffic[refresh + 1]).toBe('POST /api/posts 201');
+  // The refusal was the contract's signal, then one refresh, the retry, and
+  // the list loaded again.
+  const first = await refused;
+  expect(first.headers()['www-authenticate']).toBe('token_expired');
+  expect((await first.json()).error).toBe('token_expired');
+  expect(traffic).toEqual(['POST /api/posts 401', 'POST /auth/refresh 200', 'POST /api/posts 201', 'GET /api/posts 200']);
 });
 
 test('requests that find the token expired together share one refresh', async ({ page }) => {
@@ -154,19 +154,24 @@ test('requests that find the token expired together share one refresh', async ({
   await waitPastAccessLifetime(page);
   const traffic = recordApiTraffic(page);
 
-  // The account page asks for the user, the posts and the sessions at the
-  // same moment.
+  // Reached within the app (nothing preloaded), the account page asks for
+  // the posts and the sessions at the same moment.
   await navbar(page).getByRole('link', { name: email }).click();
   await expect(page).toHaveURL(/\/account$/);
   await expect(page.getByRole('main').getByText(email)).toBeVisible();
   await expect(page.getByText('You have written 1 post.')).toBeVisible();
 
-  expect(traffic.filter((entry) => entry.startsWith('POST /auth/refresh'))).toEqual([
-    'POST /auth/refresh 200',
-  ]);
+  // One refresh for both. Each request was refused once and answered once,
+  // its answer after the refresh. A refusal may arrive after the refresh's
+  // 200: that request went out with the old token, and the client lets it
+  // reuse the refresh that already finished rather than start another.
+  expect(traffic.filter((entry) => entry.includes('/auth/refresh'))).toEqual(['POST /auth/refresh 200']);
   const refresh = traffic.indexOf('POST /auth/refresh 200');
-  expect(traffic.slice(0, refresh).sort()).toEqual(['GET /api/posts 401', 'GET /auth/me 401', 'GET /auth/sessions 401']);
-  expect(traffic.slice(refresh + 1).sort()).toEqual(['GET /api/posts 200', 'GET /auth/me 200', 'GET /auth/sessions 200']);
+  for (const request of ['GET /api/posts', 'GET /auth/sessions']) {
+    expect(traffic.filter((entry) => entry.startsWith(`${request} `))).toEqual([`${request} 401`, `${request} 200`]);
+    expect(traffic.indexOf(`${request} 200`)).toBeGreaterThan(refresh);
+  }
+  expect(traffic).toHaveLength(5);
 });
 
 test('logging out signs out, and protected pages then ask to log in and come back', async ({ page }) => {
@@ -249,29 +254,34 @@ test('a session revoked on the server ends at the next action, with the way back
   await expect(page.getByText('No posts yet.')).toBeVisible();
 });
 
-test('a page loaded after the access token expired shows "checking", then the person, never the login page', async ({ page }) => {
+test('a session revoked elsewhere is refused by /auth/me at once, and the next page load is signed out', async ({ page, browser }) => {
   const email = uniqueEmail();
   await register(page, email);
   await page.goto('/posts');
   await hydrated(page);
-  await waitPastAccessLifetime(page);
+  expect((await page.request.get('/auth/me')).status()).toBe(200);
 
-  // The first HTML, with the page's cookies (the access cookie is gone by now).
-  const html = await (await page.request.get('/posts', { headers: { Accept: 'text/html' } })).text();
-  expect(html).toContain('Checking your session');
-  expect(html).not.toContain('>Log in<');
+  // The same session logs out somewhere else: the server revokes it, while
+  // this browser's access token is still well within its lifetime.
+  const elsewhere = await browser.newContext();
+  await elsewhere.addCookies(await page.context().cookies());
+  expect((await elsewhere.request.post('/auth/logout')).status()).toBe(204);
+  await elsewhere.close();
 
-  const visited: string[] = [];
-  page.on('framenavigated', (frame) => visited.push(new URL(frame.url()).pathname));
-  const traffic = recordApiTraffic(page);
-  await page.goto('/posts');
+  const me = await page.request.get('/auth/me');
+  expect(me.status()).toBe(401);
+  expect((await me.json()).error).toBe('invalid_token');
+
+  // The next page load is rendered signed out, in its first HTML, and the
+  // dead cookies are cleared.
+  const response = await page.goto('/');
+  const html = await response!.text();
+  expect(html).toContain('>Log in<');
+  expect(html).not.toContain(email);
   await hydrated(page);
-
-  await expectSignedIn(page, email);
-  await expect(page.getByRole('heading', { name: 'Your posts' })).toBeVisible();
-  await expect(page).toHaveURL(/\/posts$/);
-  expect(visited.filter((path) => path !== '/posts')).toEqual([]);
-  expect(traffic.filter((entry) => entry.startsWith('POST /auth/refresh'))).toEqual([
-    'POST /auth/refresh 200',
-  ]);
+  await expectSignedOut(page);
+  const names = (await page.context().cookies()).map((cookie) => cookie.name);
+  expect(names).not.toContain('access_token');
+  await page.goto('/posts');
+  await expect(page).toHaveURL(/\/login\?next=\/posts$/);
 });

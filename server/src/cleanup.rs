@@ -96,6 +96,7 @@ mod tests {
 
     use super::*;
     use crate::auth::tokens::RefreshToken;
+    use crate::config::DatabaseUrl;
     use crate::store::NewSession;
 
     fn session(user_id: Uuid, created_at: DateTime<Utc>, lifetime: Duration) -> NewSession {
@@ -122,7 +123,9 @@ mod tests {
         // Arrange
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = Store::connect(&url).await.unwrap();
+        let store = Store::connect(&DatabaseUrl::Sqlite(url.clone()))
+            .await
+            .unwrap();
         let pool = SqlitePool::connect(&url).await.unwrap();
         let now = Utc::now();
         let user = User {
@@ -188,7 +191,9 @@ mod tests {
         // Arrange: an expired session for the start-up sweep.
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = Store::connect(&url).await.unwrap();
+        let store = Store::connect(&DatabaseUrl::Sqlite(url.clone()))
+            .await
+            .unwrap();
         let pool = SqlitePool::connect(&url).await.unwrap();
         let now = Utc::now();
         let user = User {
@@ -222,7 +227,9 @@ mod tests {
     async fn a_sweep_larger_than_a_batch_deletes_everything_in_batches() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = Store::connect(&url).await.unwrap();
+        let store = Store::connect(&DatabaseUrl::Sqlite(url.clone()))
+            .await
+            .unwrap();
         let pool = SqlitePool::connect(&url).await.unwrap();
         let now = Utc::now();
         let user = User {

@@ -1,6 +1,8 @@
 //! The auth server as a library: `main.rs` and the integration tests both
 //! start it through [`startup::Application`].
 
+/// Static files (compressed copies, cache lifetimes) and the 404 page.
+pub mod assets;
 /// Authentication: passwords, tokens, cookies, the extractor and the session flows.
 pub mod auth;
 /// Deleting expired and revoked sessions in the background.

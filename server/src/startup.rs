@@ -42,7 +42,7 @@ use crate::middleware::{
 use crate::pages::{provide_page_context, tell_the_truth};
 use crate::state::AppState;
 use crate::store::Store;
-use crate::{auth, cleanup, routes};
+use crate::{assets, auth, cleanup, routes};
 
 /// A server bound to its address, with its store open and migrated, ready
 /// to run.
@@ -231,7 +231,7 @@ pub fn router(state: AppState) -> Router {
         .route_service("/api/", json_api(Router::new()).with_state(state.clone()))
         .merge(routes::health::router())
         .merge(pages)
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback_service(assets::router(state.clone()))
         .layer(CatchPanicLayer::custom(panic_response))
         // What the CSRF guards of the JSON API and the forms judge by.
         .layer(Extension(Arc::clone(&state.origin_policy)));

@@ -6,7 +6,7 @@ use std::future::Future;
 use gloo_net::http::Request;
 use web_sys::RequestCache;
 
-use super::core::{ApiRequest, ClientError, Method, RawResponse, Transport};
+use super::protocol::{ApiRequest, ClientError, Method, RawResponse, Transport};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Fetch;

@@ -43,6 +43,10 @@ impl AuthContext {
 /// Seeds the context from what the server knew while rendering; the same value
 /// is serialised into the page so that hydration starts from it. In the
 /// browser it also starts listening to the other tabs.
+///
+/// A render without [`ServerAuth`] (none is known to happen: every page
+/// route gets one) is "checking", so that the browser asks rather than
+/// guesses.
 pub fn provide_auth_context() -> AuthContext {
     let initial = SharedValue::new(|| {
         use_context::<ServerAuth>()
@@ -52,7 +56,7 @@ pub fn provide_auth_context() -> AuthContext {
     let (state, write) = signal(initial.into_inner());
     let context = AuthContext { state, write };
     provide_context(context);
-    tabs::listen(context);
+    tabs::listen(move |message| context.apply(AuthEvent::FromOtherTab(message)));
     context
 }
 

@@ -8,10 +8,12 @@ use crate::model::User;
 /// Who is signed in, as far as this page knows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AuthState {
-    /// Not known yet: the access token had expired (or its cookie had gone)
-    /// when the page was rendered, and the browser has not refreshed yet.
-    /// Pages show a neutral "checking your session" state, never the
-    /// signed-out UI.
+    /// Not known yet: the page was rendered for a request that was not a
+    /// navigation (a prefetch, a fetch) whose access token had expired, so
+    /// the server left the refresh to the browser. Pages show a neutral
+    /// "checking your session" state, never the signed-out UI, until
+    /// `/auth/me` settles it. A navigation never renders this: the server
+    /// refreshes it on the way (`GET /auth/refresh?next=…`).
     Checking,
     SignedIn(User),
     SignedOut,
@@ -65,7 +67,8 @@ pub enum AuthEvent {
     /// The server refused to refresh: the session was revoked, expired, or its
     /// refresh token reused.
     SessionEnded,
-    /// The check at page load found nobody signed in. Unlike
+    /// The check of a "checking" page found nobody signed in without any
+    /// refresh being refused (no access cookie after all). Unlike
     /// [`AuthEvent::SessionEnded`] this is no news for other tabs: a page
     /// loading in one tab must not sign out another that is logging in.
     NoSession,
@@ -100,7 +103,9 @@ pub enum TabMessage {
 
 impl TabMessage {
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        // An enum of strings and a `User` of strings: this cannot fail, and
+        // an empty message would silently leave the other tabs behind.
+        serde_json::to_string(self).expect("a tab message serialises to JSON")
     }
 
     /// `None` for anything that is not one of ours.

@@ -3,8 +3,10 @@
 //! (or finds its session revoked) the others are signed out too: they should
 //! say so at once rather than at their next request. No token ever goes
 //! through the channel; the page has none.
+//!
+//! This module knows messages, not the auth context: the context hands it a
+//! callback, so the dependency runs one way only.
 
-use super::context::AuthContext;
 use super::state::TabMessage;
 
 #[cfg(feature = "hydrate")]
@@ -13,8 +15,7 @@ mod browser {
     use wasm_bindgen::prelude::*;
     use web_sys::{BroadcastChannel, MessageEvent};
 
-    use super::super::state::AuthEvent;
-    use super::{AuthContext, TabMessage};
+    use super::TabMessage;
 
     const CHANNEL_NAME: &str = "auth-demo:auth";
 
@@ -33,7 +34,7 @@ mod browser {
         });
     }
 
-    pub fn listen(auth: AuthContext) {
+    pub fn listen(on_message: impl Fn(TabMessage) + 'static) {
         CHANNEL.with(|channel| {
             let Some(channel) = channel else { return };
             let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
@@ -43,7 +44,7 @@ mod browser {
                     .as_deref()
                     .and_then(TabMessage::from_json)
                 {
-                    auth.apply(AuthEvent::FromOtherTab(message));
+                    on_message(message);
                 }
             });
             channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -60,4 +61,4 @@ pub(super) use browser::{announce, listen};
 pub(super) fn announce(_message: &TabMessage) {}
 
 #[cfg(not(feature = "hydrate"))]
-pub(super) fn listen(_auth: AuthContext) {}
+pub(super) fn listen(_on_message: impl Fn(TabMessage) + 'static) {}

@@ -3,8 +3,11 @@ use leptos_router::NavigateOptions;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
+use super::ApiForm;
 use crate::api::use_api;
 use crate::auth::{AuthState, use_auth};
+use crate::first_render::take_refusal;
+use crate::server_context::FormName;
 
 /// The bar on every page: who is signed in and the way out, or the ways in.
 #[component]
@@ -14,7 +17,8 @@ pub fn NavBar() -> impl IntoView {
     let logout = Action::new_local(move |_: &()| api.logout());
     let navigate = use_navigate();
     // After logging out on purpose, go home rather than to the login page a
-    // protected page would send a signed-out person to.
+    // protected page would send a signed-out person to (as the server's
+    // answer to the plain form does).
     Effect::new(move |_| {
         if matches!(logout.value().get(), Some(Ok(()))) {
             navigate("/", NavigateOptions::default());
@@ -34,25 +38,21 @@ pub fn NavBar() -> impl IntoView {
                             view! {
                                 <A href="/posts">"Posts"</A>
                                 <A href="/account" attr:class="navbar-email">{user.email}</A>
-                                <button
-                                    type="button"
-                                    class="secondary"
-                                    disabled=move || logout.pending().get()
-                                    on:click=move |_| {
-                                        logout.dispatch(());
-                                    }
+                                <ApiForm
+                                    address="/logout"
+                                    action=logout
+                                    check=|_| Ok(())
+                                    refused=take_refusal(FormName::Logout)
+                                    class="inline"
                                 >
-                                    "Log out"
-                                </button>
-                                {move || {
-                                    logout
-                                        .value()
-                                        .get()
-                                        .and_then(Result::err)
-                                        .map(|error| {
-                                            view! { <span role="alert" class="error">{error.to_string()}</span> }
-                                        })
-                                }}
+                                    <button
+                                        type="submit"
+                                        class="secondary"
+                                        disabled=move || logout.pending().get()
+                                    >
+                                        "Log out"
+                                    </button>
+                                </ApiForm>
                             }
                                 .into_any()
                         }

@@ -1,67 +1,115 @@
 use leptos::prelude::*;
 
-use super::format_time;
-use crate::api::ClientError;
-use crate::model::{Id, SessionInfo};
+use super::{ApiForm, format_time};
+use crate::api::{ClientError, use_api};
+use crate::model::{ErrorCode, Id, SessionInfo};
+use crate::server_context::FormRefusal;
 
 /// The person's sessions, one per login on one device: this one first and
-/// marked, each other with a button that ends it.
+/// marked, each other with a form that ends it (`POST
+/// /account/sessions/revoke` without JavaScript, `DELETE /auth/sessions/{id}`
+/// with it).
 #[component]
 pub fn SessionList(
     /// Newest first, as `GET /auth/sessions` answers.
     sessions: Vec<SessionInfo>,
-    /// Ends a session; its value is the server's answer.
-    revoke: Action<Id, Result<(), ClientError>>,
+    /// Called after a session was ended, to show the server's list again.
+    on_revoked: Callback<()>,
+    /// The server's refusal to end one of them, when this page was rendered
+    /// again because of it.
+    refused: Option<FormRefusal>,
 ) -> impl IntoView {
-    let pending = revoke.pending();
+    let refused_id = refused
+        .as_ref()
+        .and_then(|refusal| refusal.values.get("id"))
+        .and_then(|id| id.parse::<Id>().ok());
+    let listed = refused_id
+        .as_ref()
+        .is_some_and(|id| sessions.iter().any(|session| session.id == *id));
+    let refused_here = refused.clone().filter(|_| listed);
+    // A refusal about a session no longer listed is shown above the list.
+    let refused_elsewhere = refused.filter(|_| !listed);
     view! {
+        {refused_elsewhere
+            .map(|refusal| view! { <p role="alert" class="error">{refusal.error.message}</p> })}
         <ul class="sessions" aria-label="Your sessions">
             {this_device_first(sessions)
                 .into_iter()
                 .map(|session| {
-                    let device = summarise_user_agent(session.user_agent.as_deref());
-                    let created = format_time(&session.created_at);
-                    let revoke_label = format!("Revoke session from {device} created {created}");
-                    let id = session.id;
-                    view! {
-                        <li class="card session">
-                            <p class="session-device">
-                                <span title=session.user_agent.clone().unwrap_or_default()>
-                                    {device}
-                                </span>
-                                {session
-                                    .current
-                                    .then(|| view! { <span class="badge">"This device"</span> })}
-                            </p>
-                            <dl class="session-times">
-                                <dt>"Created"</dt>
-                                <dd>{created}</dd>
-                                <dt>"Last used"</dt>
-                                <dd>{format_time(&session.last_used_at)}</dd>
-                                <dt>"Expires"</dt>
-                                <dd>{format_time(&session.expires_at)}</dd>
-                            </dl>
-                            {(!session.current)
-                                .then(|| {
-                                    view! {
-                                        <button
-                                            type="button"
-                                            class="secondary"
-                                            aria-label=revoke_label
-                                            disabled=move || pending.get()
-                                            on:click=move |_| {
-                                                revoke.dispatch(Id::clone(&id));
-                                            }
-                                        >
-                                            "Revoke"
-                                        </button>
-                                    }
-                                })}
-                        </li>
-                    }
+                    let refused = refused_here
+                        .clone()
+                        .filter(|_| refused_id.as_ref() == Some(&session.id));
+                    view! { <SessionItem session on_revoked refused/> }
                 })
                 .collect_view()}
         </ul>
+    }
+}
+
+#[component]
+fn SessionItem(
+    session: SessionInfo,
+    on_revoked: Callback<()>,
+    refused: Option<FormRefusal>,
+) -> impl IntoView {
+    let api = use_api();
+    let id = Id::clone(&session.id);
+    let revoke = Action::new_local(move |_: &()| {
+        let id = Id::clone(&id);
+        async move {
+            let answer = match api.revoke_session(id).await {
+                // Gone already (it expired, or another device ended it): what
+                // the person asked for is true, and the list was stale.
+                Err(ClientError::Api(error)) if error.error == ErrorCode::NotFound => Ok(()),
+                answer => answer,
+            };
+            if answer.is_ok() {
+                on_revoked.run(());
+            }
+            answer
+        }
+    });
+    let pending = revoke.pending();
+    let device = summarise_user_agent(session.user_agent.as_deref());
+    let created = format_time(&session.created_at);
+    let revoke_label = format!("Revoke session from {device} created {created}");
+    view! {
+        <li class="card session">
+            <p class="session-device">
+                <span title=session.user_agent.clone().unwrap_or_default()>{device}</span>
+                {session.current.then(|| view! { <span class="badge">"This device"</span> })}
+            </p>
+            <dl class="session-times">
+                <dt>"Created"</dt>
+                <dd>{created}</dd>
+                <dt>"Last used"</dt>
+                <dd>{format_time(&session.last_used_at)}</dd>
+                <dt>"Expires"</dt>
+                <dd>{format_time(&session.expires_at)}</dd>
+            </dl>
+            {(!session.current)
+                .then(|| {
+                    view! {
+                        <ApiForm
+                            address="/account/sessions/revoke"
+                            action=revoke
+                            check=|_| Ok(())
+                            refused=refused.clone()
+                            class="inline"
+                        >
+                            <input type="hidden" name="id" value=session.id.to_string()/>
+                            <button
+                                type="submit"
+                                class="secondary"
+                                aria-label=revoke_label.clone()
+                                disabled=move || pending.get()
+                            >
+                                "Revoke"
+                            </button>
+                        </ApiForm>
+                    }
+                })}
+        </li>
     }
 }
 
@@ -143,6 +191,8 @@ mod tests {
     const HEADLESS_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36";
 
     /// Written as the wire has them, so the same test reads on both sides.
+    // `Timestamp` is a `String` in the browser build and `Copy` on the server.
+    #[allow(clippy::clone_on_copy)]
     fn session(id: u8, current: bool, created_at: &str) -> SessionInfo {
         let time = || created_at.parse::<Timestamp>().unwrap();
         SessionInfo {

@@ -1,34 +1,42 @@
 use leptos::prelude::*;
+use leptos_router::components::A;
 
-/// The public landing page. Its counter only counts once the WASM has
-/// hydrated the page, which makes it the end-to-end test's proof of hydration.
+/// The public landing page: what this is and what a visitor can do here.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let hydrated = RwSignal::new(false);
-    // Effects never run during server rendering, only in the browser.
-    Effect::new(move |_| hydrated.set(true));
-    let count = RwSignal::new(0u32);
-
     view! {
         <h1>"Browser authentication, done right"</h1>
-        <p>
-            "A short-lived access token and a rotating refresh token, both in HttpOnly cookies: "
-            "the page never sees a token, and a stolen refresh token is caught the moment it is reused."
+        <p class="lead">
+            "A small site that shows a careful cookie-based login at work: a short-lived access "
+            "token and a rotating refresh token, both in HttpOnly cookies. No script on the page "
+            "ever sees a token, and a stolen refresh token is caught the moment it is used twice."
         </p>
-        <p class="status" data-testid="hydration-status">
-            {move || {
-                if hydrated.get() {
-                    "Interactive: the WebAssembly app has taken over this page."
-                } else {
-                    "Server-rendered: waiting for the WebAssembly app…"
-                }
-            }}
+        <h2>"What you can do here"</h2>
+        <ul class="features">
+            <li>
+                <A href="/register">"Create an account"</A>
+                " with an email address and a password, or "
+                <A href="/login">"log in"</A>
+                " to one you have."
+            </li>
+            <li>
+                "Write short "
+                <A href="/posts">"posts"</A>
+                " that only you can read: the protected resource behind the login."
+            </li>
+            <li>
+                "See on your "
+                <A href="/account">"account"</A>
+                " page every device you are signed in on, end any of those sessions, log out "
+                "everywhere at once, or change your password."
+            </li>
+            <li>
+                "Leave a tab open for a while: when you come back, the site renews your session "
+                "without asking, and every tab signs out together when you log out in one."
+            </li>
+        </ul>
+        <p class="muted">
+            "Every form works before the page's WebAssembly has loaded, and without JavaScript."
         </p>
-        <button on:click=move |_| count.update(|n| *n += 1)>
-            {move || match count.get() {
-                1 => "Clicked 1 time".to_owned(),
-                n => format!("Clicked {n} times"),
-            }}
-        </button>
     }
 }

@@ -1,15 +1,13 @@
 //! One component per route.
 
 mod account;
+mod credentials;
 mod home;
-mod login;
 mod not_found;
 mod posts;
-mod register;
 
 pub use account::*;
+pub use credentials::*;
 pub use home::*;
-pub use login::*;
 pub use not_found::*;
 pub use posts::*;
-pub use register::*;

@@ -184,6 +184,18 @@ mod tests {
         }
     }
 
+    /// Claims as we would issue them now, for 900 s.
+    fn fresh_claims() -> Claims {
+        Claims {
+            sub: Uuid::new_v4(),
+            sid: Uuid::new_v4(),
+            iat: Utc::now().timestamp(),
+            exp: Utc::now().timestamp() + 900,
+            jti: Uuid::new_v4(),
+            iss: ISSUER.to_owned(),
+        }
+    }
+
     fn service(ttl_secs: u64, leeway_secs: u64) -> TokenService {
         TokenService::new(
             &Secret::new(vec![7; 32]),
@@ -275,14 +287,7 @@ mod tests {
     #[test]
     fn another_hmac_algorithm_is_refused() {
         let tokens = service(900, 5);
-        let claims = Claims {
-            sub: Uuid::new_v4(),
-            sid: Uuid::new_v4(),
-            iat: Utc::now().timestamp(),
-            exp: Utc::now().timestamp() + 900,
-            jti: Uuid::new_v4(),
-            iss: ISSUER.to_owned(),
-        };
+        let claims = fresh_claims();
         let hs512 = jsonwebtoken::encode(
             &our_header(Algorithm::HS512),
             &claims,
@@ -339,14 +344,7 @@ mod tests {
     fn a_token_without_our_key_id_is_invalid_even_when_well_signed() {
         let tokens = service(900, 5);
         let key = EncodingKey::from_secret(&[7; 32]);
-        let claims = Claims {
-            sub: Uuid::new_v4(),
-            sid: Uuid::new_v4(),
-            iat: Utc::now().timestamp(),
-            exp: Utc::now().timestamp() + 900,
-            jti: Uuid::new_v4(),
-            iss: ISSUER.to_owned(),
-        };
+        let claims = fresh_claims();
         for kid in [None, Some("another key".to_owned())] {
             let header = Header {
                 kid,

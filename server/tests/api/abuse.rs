@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use server::client_addr::TrustedProxies;
 
-use crate::helpers::{PASSWORD, assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, TestDb, assert_error, spawn_app, spawn_app_with};
 
 const NEW_PASSWORD: &str = "a brand new long password";
 
@@ -360,11 +360,9 @@ async fn a_refresh_that_waited_for_the_write_lock_is_not_taken_for_reuse() {
     let app = spawn_app_with(|s| s.refresh_reuse_grace = Duration::from_secs(1)).await;
     let signed_in = app.signed_in_user().await;
     let token = signed_in.refresh().value.clone();
-    let mut blocker = app.pool.acquire().await.unwrap();
-    sqlx::query("begin immediate")
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
+    // (On PostgreSQL, where writers lock rows rather than the database,
+    // the refresh tokens' table stands for it.)
+    let blocker = hold_write_lock(&app.db).await;
 
     // Act: the first tab's refresh waits behind the lock for longer than
     // the grace window (the server's clock is real: this one sleep is the
@@ -383,10 +381,7 @@ async fn a_refresh_that_waited_for_the_write_lock_is_not_taken_for_reuse() {
         }
     });
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    sqlx::query("rollback")
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
+    blocker.release().await;
     let first = first.await.unwrap();
     let second = app.refresh_with(&token).await;
 
@@ -467,4 +462,46 @@ async fn the_html_forms_remember_the_device_and_judge_origins_by_the_public_orig
         StatusCode::SEE_OTHER,
         "the form's device cookie"
     );
+}
+
+/// A transaction on its own connection that keeps the refresh path's
+/// writes waiting until it is released.
+enum WriteLock {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+async fn hold_write_lock(db: &TestDb) -> WriteLock {
+    match db {
+        TestDb::Sqlite(pool) => {
+            let mut conn = pool.acquire().await.unwrap();
+            sqlx::query("begin immediate")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            WriteLock::Sqlite(conn)
+        }
+        TestDb::Postgres(pool) => {
+            let mut conn = pool.acquire().await.unwrap();
+            sqlx::query("begin").execute(&mut *conn).await.unwrap();
+            sqlx::query("lock table refresh_tokens in exclusive mode")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            WriteLock::Postgres(conn)
+        }
+    }
+}
+
+impl WriteLock {
+    async fn release(self) {
+        match self {
+            Self::Sqlite(mut conn) => {
+                sqlx::query("rollback").execute(&mut *conn).await.unwrap();
+            }
+            Self::Postgres(mut conn) => {
+                sqlx::query("rollback").execute(&mut *conn).await.unwrap();
+            }
+        }
+    }
 }

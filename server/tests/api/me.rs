@@ -1,9 +1,7 @@
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{assert_error, spawn_app};
 
 #[tokio::test]
 async fn me_answers_the_user_of_a_valid_access_cookie() {
@@ -67,20 +65,17 @@ async fn a_malformed_or_forged_access_token_is_invalid_token_with_no_challenge()
 #[tokio::test]
 async fn an_expired_access_token_is_token_expired_with_the_challenge_header() {
     // Arrange
-    let app = spawn_app_with(|s| {
-        s.access_token_ttl = Duration::from_secs(1);
-        s.token_leeway = Duration::ZERO;
-    })
-    .await;
-    let access = app.signed_in_user().await.access().value.clone();
+    let app = spawn_app().await;
+    let fresh = app.signed_in_user().await.access().value.clone();
     assert_eq!(
-        app.get_with_access("/auth/me", &access).await.status(),
+        app.get_with_access("/auth/me", &fresh).await.status(),
         StatusCode::OK
     );
 
     // Act
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    let response = app.get_with_access("/auth/me", &access).await;
+    let response = app
+        .get_with_access("/auth/me", &app.expired_copy_of(&fresh))
+        .await;
 
     // Assert
     assert_eq!(response.headers()["www-authenticate"], "token_expired");

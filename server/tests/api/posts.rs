@@ -1,9 +1,7 @@
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{assert_error, spawn_app};
 
 #[tokio::test]
 async fn a_new_post_is_201_and_the_list_is_the_users_own_newest_first() {
@@ -36,6 +34,9 @@ async fn a_new_post_is_201_and_the_list_is_the_users_own_newest_first() {
 
     // Assert
     assert_eq!(first.status(), StatusCode::CREATED);
+    for response in [&first, &second, &list] {
+        assert_eq!(response.headers()["cache-control"], "no-store");
+    }
     let first: Value = first.json().await.unwrap();
     assert_eq!(first["post"]["title"], "First");
     assert_eq!(second.status(), StatusCode::CREATED);
@@ -90,13 +91,9 @@ async fn posts_need_an_access_token() {
 
 #[tokio::test]
 async fn an_expired_access_token_on_the_api_is_token_expired_with_the_challenge() {
-    let app = spawn_app_with(|s| {
-        s.access_token_ttl = Duration::from_secs(1);
-        s.token_leeway = Duration::ZERO;
-    })
-    .await;
-    let access = app.signed_in_user().await.access().value.clone();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let app = spawn_app().await;
+    let fresh = app.signed_in_user().await.access().value.clone();
+    let access = app.expired_copy_of(&fresh);
 
     let response = app.get_with_access("/api/posts", &access).await;
 

@@ -1,9 +1,9 @@
 //! The API client's logic with no web APIs in it, so that it compiles and is
-//! tested on the host: how an answer is read, when a 401 means "refresh and try
-//! again", and the single-flight refresh that many requests share.
+//! tested on the host: how an answer is read, when a `401` means "refresh and
+//! try again", and the single-flight refresh that many requests share.
 //!
-//! The browser plugs a gloo-net [`Transport`] into [`Client`]; the tests plug
-//! in a scripted one.
+//! The browser plugs a gloo-net [`Transport`] into [`RefreshingSender`]; the
+//! tests plug in a scripted one.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -35,37 +35,35 @@ pub struct ApiRequest {
 
 impl ApiRequest {
     pub fn get(path: impl Into<String>) -> Self {
-        Self {
-            method: Method::Get,
-            path: path.into(),
-            body: None,
-        }
+        Self::without_body(Method::Get, path)
     }
 
     /// A `POST` with no body, as `/auth/refresh` and `/auth/logout` take.
     pub fn post(path: impl Into<String>) -> Self {
-        Self {
-            method: Method::Post,
-            path: path.into(),
-            body: None,
-        }
+        Self::without_body(Method::Post, path)
     }
 
     pub fn delete(path: impl Into<String>) -> Self {
-        Self {
-            method: Method::Delete,
-            path: path.into(),
-            body: None,
-        }
+        Self::without_body(Method::Delete, path)
     }
 
     pub fn post_json(path: impl Into<String>, body: &impl Serialize) -> Self {
+        // Our wire types are plain structs of strings: serialising one can
+        // only fail if a type is changed into something JSON cannot hold,
+        // and sending an empty body instead would hide that bug.
+        let body = serde_json::to_string(body).expect("a wire type serialises to JSON");
         Self {
             method: Method::Post,
             path: path.into(),
-            // Serialising our own wire types cannot fail: they are plain
-            // structs of strings.
-            body: Some(serde_json::to_string(body).unwrap_or_default()),
+            body: Some(body),
+        }
+    }
+
+    fn without_body(method: Method, path: impl Into<String>) -> Self {
+        Self {
+            method,
+            path: path.into(),
+            body: None,
         }
     }
 }
@@ -99,7 +97,9 @@ impl RawResponse {
 /// Why a call failed, split the way the UI needs to tell the person.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
-    /// The server refused the request and said why; the message is for people.
+    /// The server refused the request and said why; the message is for
+    /// people, and is the very text a plain HTML form shows for the same
+    /// refusal.
     #[error("{0}")]
     Api(ApiError),
     /// The session is over (the refresh was refused). By the time a caller
@@ -111,9 +111,10 @@ pub enum ClientError {
     Network(String),
 }
 
-/// The outcome of one `POST /auth/refresh`, shared by every request that
-/// waited for it (hence `Clone`).
-pub type RefreshOutcome = Result<User, ClientError>;
+/// What one `POST /auth/refresh` came to, shared by every request that
+/// waited for it (hence `Clone`). Not the server's `RefreshOutcome`, which
+/// tells rotation from grace: the browser only learns who is signed in.
+pub type RefreshResult = Result<User, ClientError>;
 
 /// Reads a successful answer's JSON body, or the error the server sent.
 pub fn decode<T: DeserializeOwned>(response: &RawResponse) -> Result<T, ClientError> {
@@ -132,15 +133,20 @@ pub fn expect_success(response: &RawResponse) -> Result<(), ClientError> {
     }
 }
 
-/// Whether a failed answer means "your access token is gone: refresh and try
-/// again".
+/// Whether a refused request is worth one refresh and one retry.
 ///
-/// The contract's signal is `401` with `WWW-Authenticate: token_expired`. But
-/// the access cookie's `Max-Age` equals the token's lifetime, so a browser
-/// usually drops the cookie at the moment the token expires, and the server
-/// then sees no token at all and answers `401 unauthenticated`. When this page
-/// believes someone is signed in, that answer means the same thing.
-pub fn wants_refresh(response: &RawResponse, believed_signed_in: bool) -> bool {
+/// - `401` with `WWW-Authenticate: token_expired`: the contract's signal.
+///   The access cookie outlives the token inside it, so this is what a
+///   browser gets after a pause.
+/// - `401 invalid_token`: the token is bad, or (on `/auth/me`, the account
+///   endpoints and, once revocation has reached it, `/api`) its session has
+///   been revoked. One refresh settles which: refused, the session is over
+///   and the tab signs out; granted, the new token is tried once.
+///
+/// Never a `401 unauthenticated`: that is "no access cookie at all", which
+/// since contract version 2 means nobody is signed in. Nor any other `401`
+/// (`invalid_credentials` is a wrong password, not an old token).
+pub fn wants_refresh(response: &RawResponse) -> bool {
     if response.status != 401 {
         return false;
     }
@@ -149,7 +155,7 @@ pub fn wants_refresh(response: &RawResponse, believed_signed_in: bool) -> bool {
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .any(|word| word.eq_ignore_ascii_case(TOKEN_EXPIRED_CHALLENGE))
     });
-    challenged || (believed_signed_in && response.api_error().error == ErrorCode::Unauthenticated)
+    challenged || response.api_error().error == ErrorCode::InvalidToken
 }
 
 /// Sends requests. The browser's is gloo-net; tests script their own.
@@ -158,17 +164,7 @@ pub trait Transport: Clone + 'static {
     fn send(&self, request: &ApiRequest) -> impl Future<Output = Result<RawResponse, ClientError>>;
 }
 
-/// What the client needs to know of, and tell, the auth state. The auth
-/// context implements it; so do the tests.
-pub trait SessionHooks: Clone + 'static {
-    /// Whether this page thinks someone is signed in (or may be: still
-    /// checking). Only then is a bare `401 unauthenticated` worth a refresh.
-    fn believed_signed_in(&self) -> bool;
-    /// Called once per refresh, however many requests waited for it.
-    fn refreshed(&self, outcome: &RefreshOutcome);
-}
-
-type Flight = Shared<LocalBoxFuture<'static, RefreshOutcome>>;
+type Flight = Shared<LocalBoxFuture<'static, RefreshResult>>;
 
 /// Makes concurrent requests that found their token expired share one
 /// `POST /auth/refresh` (single flight). Refreshing once per tab matters: each
@@ -188,7 +184,7 @@ struct GateInner {
     /// if it has grown by the time the `401` comes back, the request went out
     /// with the old token and a newer one is already in the cookie jar.
     finished: Cell<u64>,
-    last: RefCell<Option<RefreshOutcome>>,
+    last: RefCell<Option<RefreshResult>>,
 }
 
 impl RefreshGate {
@@ -197,17 +193,17 @@ impl RefreshGate {
         self.inner.finished.get()
     }
 
-    /// The outcome of a refresh newer than `seen_epoch`: the one that already
+    /// The result of a refresh newer than `seen_epoch`: the one that already
     /// finished since, the one in flight, or else a new one made by `start`.
-    pub async fn refresh_since<F, Fut>(&self, seen_epoch: u64, start: F) -> RefreshOutcome
+    pub async fn refresh_since<F, Fut>(&self, seen_epoch: u64, start: F) -> RefreshResult
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = RefreshOutcome> + 'static,
+        Fut: Future<Output = RefreshResult> + 'static,
     {
         if self.epoch() > seen_epoch
-            && let Some(outcome) = self.inner.last.borrow().clone()
+            && let Some(result) = self.inner.last.borrow().clone()
         {
-            return outcome;
+            return result;
         }
         let flight = {
             let mut slot = self.inner.in_flight.borrow_mut();
@@ -217,11 +213,11 @@ impl RefreshGate {
                     let inner = Rc::clone(&self.inner);
                     let refresh = start();
                     let flight = async move {
-                        let outcome = refresh.await;
-                        *inner.last.borrow_mut() = Some(outcome.clone());
+                        let result = refresh.await;
+                        *inner.last.borrow_mut() = Some(result.clone());
                         inner.finished.set(inner.finished.get() + 1);
                         *inner.in_flight.borrow_mut() = None;
-                        outcome
+                        result
                     }
                     .boxed_local()
                     .shared();
@@ -234,16 +230,17 @@ impl RefreshGate {
     }
 }
 
-/// The API client: sends a request, and when the access token turns out to
-/// have expired, refreshes once (shared with every other request in the same
-/// situation) and sends the request once more.
+/// Sends every request of the app: when the answer says the access token is
+/// no good ([`wants_refresh`]), refreshes once (shared with every other
+/// request in the same situation) and sends the request once more. One per
+/// tab, so that the whole tab shares its [`RefreshGate`].
 #[derive(Clone, Default)]
-pub struct Client<T> {
+pub struct RefreshingSender<T> {
     transport: T,
     gate: RefreshGate,
 }
 
-impl<T: Transport> Client<T> {
+impl<T: Transport> RefreshingSender<T> {
     pub fn new(transport: T) -> Self {
         Self {
             transport,
@@ -251,59 +248,39 @@ impl<T: Transport> Client<T> {
         }
     }
 
-    /// Sends once, with no refresh: for login, register and logout, whose
-    /// `401`s are answers, not expired tokens.
-    pub async fn send_once(&self, request: &ApiRequest) -> Result<RawResponse, ClientError> {
-        self.transport.send(request).await
-    }
-
-    /// Sends, refreshing and retrying once if the access token has expired.
-    /// A refused refresh gives [`ClientError::SessionEnded`].
+    /// Sends, refreshing and retrying once if the access token turns out to
+    /// be no good. `on_refresh` hears of each refresh once, however many
+    /// requests waited for it. A refused refresh gives
+    /// [`ClientError::SessionEnded`].
+    ///
+    /// Login, register and logout go through here too: their refusals
+    /// (`invalid_credentials`, ...) never ask for a refresh.
     pub async fn send(
         &self,
         request: &ApiRequest,
-        hooks: &impl SessionHooks,
+        on_refresh: impl Fn(&RefreshResult) + 'static,
     ) -> Result<RawResponse, ClientError> {
         let epoch = self.gate.epoch();
         let response = self.transport.send(request).await?;
-        if !wants_refresh(&response, hooks.believed_signed_in()) {
+        if !wants_refresh(&response) {
             return Ok(response);
         }
-        self.refresh_since(epoch, hooks).await?;
+        self.refresh_since(epoch, on_refresh).await?;
         // Once only: whatever the retry answers is the answer.
         self.transport.send(request).await
     }
 
-    /// Like [`Client::send`], for the endpoints that also check that the
-    /// token's session is live (sessions, logout-all, password). Their
-    /// `401 invalid_token` usually means the session was revoked elsewhere
-    /// while its access token was still good: a refresh settles it, ending the
-    /// session here too ([`ClientError::SessionEnded`]), or, if the session
-    /// lives and the token was merely bad, trying once more with a new one.
-    pub async fn send_checking_session(
+    async fn refresh_since(
         &self,
-        request: &ApiRequest,
-        hooks: &impl SessionHooks,
-    ) -> Result<RawResponse, ClientError> {
-        let epoch = self.gate.epoch();
-        let response = self.transport.send(request).await?;
-        let session_in_doubt =
-            response.status == 401 && response.api_error().error == ErrorCode::InvalidToken;
-        if !session_in_doubt && !wants_refresh(&response, hooks.believed_signed_in()) {
-            return Ok(response);
-        }
-        self.refresh_since(epoch, hooks).await?;
-        self.transport.send(request).await
-    }
-
-    async fn refresh_since(&self, epoch: u64, hooks: &impl SessionHooks) -> RefreshOutcome {
+        epoch: u64,
+        on_refresh: impl Fn(&RefreshResult) + 'static,
+    ) -> RefreshResult {
         let transport = self.transport.clone();
-        let hooks = hooks.clone();
         self.gate
             .refresh_since(epoch, move || async move {
-                let outcome = refresh(&transport).await;
-                hooks.refreshed(&outcome);
-                outcome
+                let result = refresh(&transport).await;
+                on_refresh(&result);
+                result
             })
             .await
     }
@@ -312,7 +289,7 @@ impl<T: Transport> Client<T> {
 /// One `POST /auth/refresh`. A `401` (invalid or reused refresh token) ends
 /// the session; anything else that fails is a network problem, which must not
 /// sign anyone out.
-async fn refresh(transport: &impl Transport) -> RefreshOutcome {
+async fn refresh(transport: &impl Transport) -> RefreshResult {
     let response = transport.send(&ApiRequest::post("/auth/refresh")).await?;
     match response.status {
         401 => Err(ClientError::SessionEnded),
@@ -428,18 +405,16 @@ mod tests {
         }
     }
 
+    /// Records what the client reports of each refresh.
     #[derive(Clone, Default)]
     struct Hooks {
-        signed_out: Rc<Cell<bool>>,
-        outcomes: Rc<RefCell<Vec<RefreshOutcome>>>,
+        results: Rc<RefCell<Vec<RefreshResult>>>,
     }
 
-    impl SessionHooks for Hooks {
-        fn believed_signed_in(&self) -> bool {
-            !self.signed_out.get()
-        }
-        fn refreshed(&self, outcome: &RefreshOutcome) {
-            self.outcomes.borrow_mut().push(outcome.clone());
+    impl Hooks {
+        fn listener(&self) -> impl Fn(&RefreshResult) + 'static {
+            let results = Rc::clone(&self.results);
+            move |result| results.borrow_mut().push(result.clone())
         }
     }
 
@@ -449,16 +424,17 @@ mod tests {
         let script = Script::default()
             .answer("/api/posts", [expired(), ok(r#"{"posts":[]}"#)])
             .answer("/auth/refresh", [refreshed()]);
-        let client = Client::new(script.clone());
+        let client = RefreshingSender::new(script.clone());
         let hooks = Hooks::default();
 
         // Act
-        let response = block_on(client.send(&ApiRequest::get("/api/posts"), &hooks)).unwrap();
+        let response =
+            block_on(client.send(&ApiRequest::get("/api/posts"), hooks.listener())).unwrap();
 
         // Assert
         assert_eq!(response.status, 200);
         assert_eq!(script.log(), ["/api/posts", "/auth/refresh", "/api/posts"]);
-        assert_eq!(*hooks.outcomes.borrow(), [Ok(user())]);
+        assert_eq!(*hooks.results.borrow(), [Ok(user())]);
     }
 
     #[test]
@@ -474,7 +450,7 @@ mod tests {
             )
             .answer("/auth/refresh", [refreshed()]);
         let release = script.hold_refresh();
-        let client = Client::new(script.clone());
+        let client = RefreshingSender::new(script.clone());
         let hooks = Hooks::default();
         let statuses = Rc::new(RefCell::new(Vec::new()));
         let mut pool = LocalPool::new();
@@ -484,7 +460,9 @@ mod tests {
             let (client, hooks, statuses) = (client.clone(), hooks.clone(), statuses.clone());
             pool.spawner()
                 .spawn_local(async move {
-                    let response = client.send(&ApiRequest::get("/api/posts"), &hooks).await;
+                    let response = client
+                        .send(&ApiRequest::get("/api/posts"), hooks.listener())
+                        .await;
                     statuses.borrow_mut().push(response.unwrap().status);
                 })
                 .unwrap();
@@ -499,7 +477,7 @@ mod tests {
         assert_eq!(script.count("/auth/refresh"), 1);
         assert_eq!(*statuses.borrow(), [200; 5]);
         assert_eq!(
-            hooks.outcomes.borrow().len(),
+            hooks.results.borrow().len(),
             1,
             "hooks hear of each refresh once"
         );
@@ -512,13 +490,13 @@ mod tests {
         let script = Script::default()
             .answer("/api/posts", [ok(r#"{"posts":[]}"#)])
             .answer("/auth/refresh", [refreshed()]);
-        let client = Client::new(script.clone());
+        let client = RefreshingSender::new(script.clone());
         let hooks = Hooks::default();
         let epoch_when_sent = client.gate.epoch();
-        block_on(client.refresh_since(epoch_when_sent, &hooks)).unwrap();
+        block_on(client.refresh_since(epoch_when_sent, hooks.listener())).unwrap();
 
         // Act
-        let outcome = block_on(client.refresh_since(epoch_when_sent, &hooks));
+        let outcome = block_on(client.refresh_since(epoch_when_sent, hooks.listener()));
 
         // Assert
         assert_eq!(outcome, Ok(user()));
@@ -530,11 +508,11 @@ mod tests {
         let script = Script::default()
             .answer("/api/posts", [expired(), ok("{}"), expired(), ok("{}")])
             .answer("/auth/refresh", [refreshed(), refreshed()]);
-        let client = Client::new(script.clone());
+        let client = RefreshingSender::new(script.clone());
         let hooks = Hooks::default();
 
-        block_on(client.send(&ApiRequest::get("/api/posts"), &hooks)).unwrap();
-        block_on(client.send(&ApiRequest::get("/api/posts"), &hooks)).unwrap();
+        block_on(client.send(&ApiRequest::get("/api/posts"), hooks.listener())).unwrap();
+        block_on(client.send(&ApiRequest::get("/api/posts"), hooks.listener())).unwrap();
 
         assert_eq!(script.count("/auth/refresh"), 2);
     }
@@ -544,34 +522,33 @@ mod tests {
         let script = Script::default()
             .answer("/api/posts", [expired()])
             .answer("/auth/refresh", [error(401, "invalid_refresh_token", None)]);
-        let client = Client::new(script.clone());
+        let client = RefreshingSender::new(script.clone());
         let hooks = Hooks::default();
 
-        let result = block_on(client.send(&ApiRequest::get("/api/posts"), &hooks));
+        let result = block_on(client.send(&ApiRequest::get("/api/posts"), hooks.listener()));
 
         assert_eq!(result, Err(ClientError::SessionEnded));
         assert_eq!(script.log(), ["/api/posts", "/auth/refresh"]);
-        assert_eq!(*hooks.outcomes.borrow(), [Err(ClientError::SessionEnded)]);
+        assert_eq!(*hooks.results.borrow(), [Err(ClientError::SessionEnded)]);
     }
 
     #[test]
-    fn an_invalid_token_where_the_session_is_checked_is_settled_by_a_refresh() {
+    fn an_invalid_token_of_a_revoked_session_is_settled_by_a_refresh() {
         // Arrange: the session was revoked elsewhere; its access token is
-        // still good, but the sessions endpoint checks the session.
+        // still good, but the sessions endpoint checks that the session is live.
         let script = Script::default()
             .answer("/auth/sessions", [error(401, "invalid_token", None)])
             .answer("/auth/refresh", [error(401, "invalid_refresh_token", None)]);
-        let client = Client::new(script.clone());
+        let client = RefreshingSender::new(script.clone());
         let hooks = Hooks::default();
 
         // Act
-        let result =
-            block_on(client.send_checking_session(&ApiRequest::get("/auth/sessions"), &hooks));
+        let result = block_on(client.send(&ApiRequest::get("/auth/sessions"), hooks.listener()));
 
         // Assert
         assert_eq!(result, Err(ClientError::SessionEnded));
         assert_eq!(script.log(), ["/auth/sessions", "/auth/refresh"]);
-        assert_eq!(*hooks.outcomes.borrow(), [Err(ClientError::SessionEnded)]);
+        assert_eq!(*hooks.results.borrow(), [Err(ClientError::SessionEnded)]);
     }
 
     #[test]
@@ -582,11 +559,12 @@ mod tests {
                 [error(401, "invalid_token", None), ok(r#"{"sessions":[]}"#)],
             )
             .answer("/auth/refresh", [refreshed()]);
-        let client = Client::new(script.clone());
+        let client = RefreshingSender::new(script.clone());
 
-        let response = block_on(
-            client.send_checking_session(&ApiRequest::get("/auth/sessions"), &Hooks::default()),
-        )
+        let response = block_on(client.send(
+            &ApiRequest::get("/auth/sessions"),
+            Hooks::default().listener(),
+        ))
         .unwrap();
 
         assert_eq!(response.status, 200);
@@ -597,20 +575,21 @@ mod tests {
     }
 
     #[test]
-    fn only_the_session_checking_send_refreshes_on_an_invalid_token() {
+    fn a_wrong_password_is_an_answer_not_an_expired_token() {
         let script = Script::default()
-            .answer("/api/posts", [error(401, "invalid_token", None)])
+            .answer("/auth/login", [error(401, "invalid_credentials", None)])
             .answer("/auth/password", [error(401, "invalid_credentials", None)]);
-        let client = Client::new(script.clone());
+        let client = RefreshingSender::new(script.clone());
         let hooks = Hooks::default();
 
-        let posts = block_on(client.send(&ApiRequest::get("/api/posts"), &hooks)).unwrap();
+        let login =
+            block_on(client.send(&ApiRequest::post("/auth/login"), hooks.listener())).unwrap();
         let password =
-            block_on(client.send_checking_session(&ApiRequest::post("/auth/password"), &hooks))
-                .unwrap();
+            block_on(client.send(&ApiRequest::post("/auth/password"), hooks.listener())).unwrap();
 
-        assert_eq!((posts.status, password.status), (401, 401));
-        assert_eq!(script.log(), ["/api/posts", "/auth/password"]);
+        assert_eq!((login.status, password.status), (401, 401));
+        assert_eq!(script.log(), ["/auth/login", "/auth/password"]);
+        assert!(hooks.results.borrow().is_empty());
     }
 
     #[test]
@@ -618,49 +597,47 @@ mod tests {
         let script = Script::default()
             .answer("/api/posts", [expired()])
             .answer("/auth/refresh", [error(500, "internal", None)]);
-        let client = Client::new(script);
+        let client = RefreshingSender::new(script);
 
-        let result = block_on(client.send(&ApiRequest::get("/api/posts"), &Hooks::default()));
+        let result =
+            block_on(client.send(&ApiRequest::get("/api/posts"), Hooks::default().listener()));
 
         assert!(matches!(result, Err(ClientError::Api(e)) if e.error == ErrorCode::Internal));
     }
 
     #[test]
-    fn a_missing_token_is_refreshed_only_when_someone_is_believed_signed_in() {
-        let missing = error(401, "unauthenticated", None);
-        assert!(wants_refresh(&missing, true));
-        assert!(!wants_refresh(&missing, false));
-        assert!(wants_refresh(&expired(), false));
-        assert!(!wants_refresh(&error(401, "invalid_token", None), true));
-        assert!(!wants_refresh(
-            &error(401, "invalid_credentials", None),
-            true
-        ));
-        assert!(!wants_refresh(
-            &error(403, "cross_origin_request", None),
-            true
-        ));
-        assert!(wants_refresh(
-            &error(
-                401,
-                "token_expired",
-                Some(r#"Bearer error="token_expired""#)
-            ),
-            false
-        ));
+    fn only_an_expired_or_bad_token_asks_for_a_refresh() {
+        assert!(wants_refresh(&expired()));
+        assert!(wants_refresh(&error(
+            401,
+            "token_expired",
+            Some(r#"Bearer error="token_expired""#)
+        )));
+        assert!(wants_refresh(&error(401, "invalid_token", None)));
+        // No access cookie at all: nobody is signed in (contract v2).
+        assert!(!wants_refresh(&error(401, "unauthenticated", None)));
+        assert!(!wants_refresh(&error(401, "invalid_credentials", None)));
+        assert!(!wants_refresh(&error(401, "refresh_token_reused", None)));
+        assert!(!wants_refresh(&error(403, "cross_origin_request", None)));
+        assert!(!wants_refresh(&error(
+            400,
+            "invalid_token",
+            Some("token_expired")
+        )));
     }
 
     #[test]
-    fn a_signed_out_page_does_not_refresh_on_401() {
+    fn a_visitor_without_a_session_is_told_so_at_once() {
         let script = Script::default().answer("/auth/me", [error(401, "unauthenticated", None)]);
-        let client = Client::new(script.clone());
+        let client = RefreshingSender::new(script.clone());
         let hooks = Hooks::default();
-        hooks.signed_out.set(true);
 
-        let response = block_on(client.send(&ApiRequest::get("/auth/me"), &hooks)).unwrap();
+        let response =
+            block_on(client.send(&ApiRequest::get("/auth/me"), hooks.listener())).unwrap();
 
         assert_eq!(response.status, 401);
         assert_eq!(script.log(), ["/auth/me"]);
+        assert!(hooks.results.borrow().is_empty());
     }
 
     #[test]
