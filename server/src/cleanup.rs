@@ -40,6 +40,7 @@ mod tests {
 
     use super::*;
     use crate::auth::tokens::RefreshToken;
+    use crate::config::DatabaseUrl;
     use crate::store::NewSession;
     use sqlx::SqlitePool;
 
@@ -67,7 +68,9 @@ mod tests {
         // Arrange
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = Store::connect(&url).await.unwrap();
+        let store = Store::connect(&DatabaseUrl::Sqlite(url.clone()))
+            .await
+            .unwrap();
         let pool = SqlitePool::connect(&url).await.unwrap();
         let now = Utc::now();
         let user = User {
@@ -112,7 +115,9 @@ mod tests {
     async fn the_task_sweeps_at_start_and_then_on_its_interval() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = Store::connect(&url).await.unwrap();
+        let store = Store::connect(&DatabaseUrl::Sqlite(url.clone()))
+            .await
+            .unwrap();
         let pool = SqlitePool::connect(&url).await.unwrap();
         let now = Utc::now();
         let user = User {

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 /// Everything the server can be configured with. The names of the
@@ -18,7 +19,7 @@ pub struct Settings {
     /// directory, which cargo-leptos sets to the workspace root).
     pub data_dir: PathBuf,
     /// `DATABASE_URL`: default `sqlite://<data_dir>/app.db`.
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     /// `LEPTOS_SITE_ADDR`: where to listen; port 0 picks a free port (tests).
     pub site_addr: SocketAddr,
     /// `ACCESS_TOKEN_TTL_SECS`, default 900.
@@ -65,6 +66,59 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// `DATABASE_URL`, with the backend its scheme picks. Checked when the
+/// settings are read, so that a URL no backend can open stops the server
+/// at start, naming the variable, instead of being taken for a file name.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite:` or `sqlite://`: the embedded store, for one instance.
+    Sqlite(String),
+    /// `postgres://` or `postgresql://`: a store several instances share.
+    /// It may hold a password, so its `Debug` is redacted.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Picks the backend by scheme and lets that backend's own URL parser
+    /// (sqlx's) check the rest. The value is never echoed back: a
+    /// PostgreSQL URL may carry a password.
+    pub fn parse(value: &str) -> Result<Self, ConfigError> {
+        let invalid = |problem: String| ConfigError::DatabaseUrl { problem };
+        if value.starts_with("sqlite:") {
+            sqlx::sqlite::SqliteConnectOptions::from_str(value)
+                .map_err(|error| invalid(format!("it is not a valid SQLite URL ({error})")))?;
+            Ok(Self::Sqlite(value.to_owned()))
+        } else if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            sqlx::postgres::PgConnectOptions::from_str(value)
+                .map_err(|error| invalid(format!("it is not a valid PostgreSQL URL ({error})")))?;
+            Ok(Self::Postgres(value.to_owned()))
+        } else {
+            Err(invalid(match value.split_once("://") {
+                Some((scheme, _)) if !scheme.is_empty() => {
+                    format!("no backend serves the scheme {scheme:?}")
+                }
+                _ => "it is not a URL".to_owned(),
+            }))
+        }
+    }
+
+    /// The URL as configured, for the backend to connect with.
+    pub fn expose(&self) -> &str {
+        match self {
+            Self::Sqlite(url) | Self::Postgres(url) => url,
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(url) => f.debug_tuple("Sqlite").field(url).finish(),
+            Self::Postgres(_) => f.write_str("Postgres(<redacted>)"),
+        }
+    }
+}
+
 /// Why the settings could not be read. Each message names the variable.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -75,6 +129,13 @@ pub enum ConfigError {
         expected: &'static str,
         value: String,
     },
+    /// A `DATABASE_URL` of no supported backend, or one its backend cannot
+    /// parse. The value itself is left out of the message (a password).
+    #[error(
+        "DATABASE_URL must be a sqlite: URL (the embedded store, e.g. sqlite://data/app.db) \
+         or a postgres:// or postgresql:// URL (PostgreSQL), but {problem}"
+    )]
+    DatabaseUrl { problem: String },
     /// A configured key too short to be safe; the server refuses to start.
     #[error(
         "{name} is too weak: an HMAC key needs at least {min} bytes and this one has {len}. \
@@ -107,7 +168,10 @@ impl Settings {
         let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
 
         let data_dir = PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "data".to_owned()));
-        let database_url = var("DATABASE_URL").unwrap_or_else(|| default_database_url(&data_dir));
+        let database_url = match var("DATABASE_URL") {
+            Some(value) => DatabaseUrl::parse(value.trim())?,
+            None => default_database_url(&data_dir),
+        };
         let site_addr = match var("LEPTOS_SITE_ADDR") {
             Some(value) => value.trim().parse().map_err(|_| ConfigError::Invalid {
                 name: "LEPTOS_SITE_ADDR",
@@ -173,8 +237,8 @@ impl Settings {
     }
 }
 
-fn default_database_url(data_dir: &Path) -> String {
-    format!("sqlite://{}", data_dir.join("app.db").display())
+fn default_database_url(data_dir: &Path) -> DatabaseUrl {
+    DatabaseUrl::Sqlite(format!("sqlite://{}", data_dir.join("app.db").display()))
 }
 
 /// Parses a whole number no smaller than `min`. The upper bound (about 31
@@ -233,7 +297,10 @@ mod tests {
     fn an_empty_environment_gives_the_contract_defaults() {
         let settings = settings_from(&[]).unwrap();
 
-        assert_eq!(settings.database_url, "sqlite://data/app.db");
+        assert_eq!(
+            settings.database_url,
+            DatabaseUrl::Sqlite("sqlite://data/app.db".into())
+        );
         assert_eq!(settings.site_addr, "127.0.0.1:3000".parse().unwrap());
         assert_eq!(settings.access_token_ttl, Duration::from_secs(900));
         assert_eq!(settings.refresh_token_ttl, Duration::from_secs(2_592_000));
@@ -259,7 +326,10 @@ mod tests {
         ])
         .unwrap();
 
-        assert_eq!(settings.database_url, "sqlite:///tmp/x/app.db");
+        assert_eq!(
+            settings.database_url,
+            DatabaseUrl::Sqlite("sqlite:///tmp/x/app.db".into())
+        );
         assert_eq!(settings.site_addr.port(), 0);
         assert_eq!(settings.access_token_ttl, Duration::from_secs(2));
         assert_eq!(settings.refresh_reuse_grace, Duration::ZERO);
@@ -317,5 +387,60 @@ mod tests {
                 .cookie_secure
         );
         assert!(settings_from(&[("COOKIE_SECURE", "maybe")]).is_err());
+    }
+
+    #[test]
+    fn the_database_url_scheme_picks_the_backend() {
+        let backend = |url: &str| {
+            settings_from(&[("DATABASE_URL", url)])
+                .unwrap()
+                .database_url
+        };
+
+        assert_eq!(
+            backend("sqlite:app.db"),
+            DatabaseUrl::Sqlite("sqlite:app.db".into())
+        );
+        assert_eq!(
+            backend("sqlite:///var/lib/app.db"),
+            DatabaseUrl::Sqlite("sqlite:///var/lib/app.db".into())
+        );
+        assert_eq!(
+            backend("postgres://app@db.internal/app"),
+            DatabaseUrl::Postgres("postgres://app@db.internal/app".into())
+        );
+        assert_eq!(
+            backend("postgresql://app@db.internal:5433/app?sslmode=disable"),
+            DatabaseUrl::Postgres("postgresql://app@db.internal:5433/app?sslmode=disable".into())
+        );
+    }
+
+    #[test]
+    fn a_database_url_no_backend_serves_is_refused_naming_the_variable() {
+        for url in [
+            "mysql://root:hunter2@localhost/app",
+            "postgres:",
+            "postgres:app",
+            "data/app.db",
+            "http://example.com/",
+            "postgres://app:hunter2@db.internal:notaport/app",
+        ] {
+            let message = settings_from(&[("DATABASE_URL", url)])
+                .unwrap_err()
+                .to_string();
+
+            assert!(message.contains("DATABASE_URL"), "{url}: {message}");
+            assert!(
+                !message.contains("hunter2"),
+                "no password echoed: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_postgres_password_never_reaches_a_log_line() {
+        let settings = settings_from(&[("DATABASE_URL", "postgres://app:hunter2@db/app")]).unwrap();
+
+        assert!(!format!("{settings:?}").contains("hunter2"));
     }
 }

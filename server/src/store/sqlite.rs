@@ -60,7 +60,7 @@ impl SqliteStore {
                     .synchronous(SqliteSynchronous::Normal),
             )
             .await?;
-        sqlx::migrate!("./migrations").run(&writer).await?;
+        migrate(&writer).await?;
         // Opened after the writer has created the file and set WAL mode,
         // which is a property of the file and so holds for these too.
         let reader = SqlitePoolOptions::new()
@@ -86,8 +86,11 @@ impl SqliteStore {
         Ok(self.writer.begin_with("begin immediate").await?)
     }
 
+    /// A query only SQLite understands: sqlx names its offline data by the
+    /// text alone, and PostgreSQL's check of its own queries would
+    /// otherwise claim a text both databases accept.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query!("select 1 as one")
+        sqlx::query!("select sqlite_version() as version")
             .fetch_one(&mut *self.reader().await?)
             .await?;
         Ok(())
@@ -399,6 +402,21 @@ impl SqliteStore {
         .fetch_all(&mut *self.reader().await?)
         .await?)
     }
+}
+
+/// Brings the schema up to date while holding SQLite's write lock from
+/// the first statement (`begin immediate`) to the last. sqlx's SQLite
+/// migrator takes no lock of its own: two processes starting together on
+/// an empty file would both find no migration applied and both run the
+/// first, and the second would fail ("table users already exists"). Under
+/// the lock the second waits (`busy_timeout`), then finds the work done.
+/// Each migration runs in a savepoint inside this one transaction.
+async fn migrate(writer: &SqlitePool) -> anyhow::Result<()> {
+    let mut conn = writer.acquire().await?;
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, "begin immediate").await?;
+    sqlx::migrate!("./migrations/sqlite").run(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The flat row of a user's credentials.

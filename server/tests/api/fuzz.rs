@@ -256,31 +256,6 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
-/// Every row of every table, as text: equal snapshots, unchanged database.
-async fn snapshot(app: &TestApp) -> Vec<Option<String>> {
-    let queries = [
-        "select group_concat(hex(id) || email || password_hash || created_at, '|') \
-         from (select * from users order by rowid)",
-        "select group_concat(hex(id) || hex(user_id) || created_at || last_used_at || expires_at \
-         || ifnull(revoked_at, '-') || ifnull(user_agent, '-'), '|') \
-         from (select * from sessions order by rowid)",
-        "select group_concat(hex(token_hash) || hex(session_id) || created_at || expires_at \
-         || ifnull(rotated_at, '-'), '|') from (select * from refresh_tokens order by rowid)",
-        "select group_concat(hex(id) || hex(user_id) || title || body || created_at, '|') \
-         from (select * from posts order by rowid)",
-    ];
-    let mut rows = Vec::new();
-    for query in queries {
-        rows.push(
-            sqlx::query_scalar(query)
-                .fetch_one(&app.pool)
-                .await
-                .unwrap(),
-        );
-    }
-    rows
-}
-
 struct Session {
     access: String,
     refresh: String,
@@ -371,7 +346,7 @@ async fn check(
         );
     }
 
-    let before = snapshot(app).await;
+    let before = app.snapshot().await;
     let response = request.send().await.unwrap();
     let status = response.status();
     let content_type = response
@@ -379,7 +354,7 @@ async fn check(
         .get(CONTENT_TYPE)
         .map(|v| v.to_str().unwrap_or("").to_owned());
     let text = response.text().await.unwrap();
-    let after = snapshot(app).await;
+    let after = app.snapshot().await;
     let code = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|v| v["error"].as_str().map(str::to_owned))

@@ -1,7 +1,12 @@
-//! Starts the real server on a free port with a fresh SQLite file in a
-//! temporary folder, and talks to it over HTTP like any client would.
-//! `TEST_LOG=1 cargo test ...` shows the servers' logs (filtered by
-//! `RUST_LOG`, default `info`); without it they are dropped.
+//! Starts the real server on a free port with a fresh database, and talks
+//! to it over HTTP like any client would. `TEST_LOG=1 cargo test ...` shows
+//! the servers' logs (filtered by `RUST_LOG`, default `info`); without it
+//! they are dropped.
+//!
+//! The database is a fresh SQLite file in a temporary folder, unless
+//! `TEST_POSTGRES_URL` is set: then each test gets a database of its own,
+//! created through that URL (an administrator's, on a throwaway server:
+//! `scripts/test` starts one) and dropped when the test ends.
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -10,9 +15,10 @@ use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use server::auth::tokens::TokenService;
-use server::config::Settings;
+use server::config::{DatabaseUrl, Settings};
 use server::startup::Application;
-use sqlx::SqlitePool;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, SqlitePool};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -29,7 +35,9 @@ pub struct TestApp {
     /// holder drops it.
     pub data_dir: Arc<TempDir>,
     /// The server's own database, for assertions only.
-    pub pool: SqlitePool,
+    pub db: TestDb,
+    /// Drops a PostgreSQL database when the last server using it is gone.
+    database: Arc<TestDatabase>,
     settings: Settings,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -58,8 +66,32 @@ pub async fn spawn_app() -> TestApp {
 /// address (a free port) and insecure cookies are set before `configure`
 /// runs; it may change any of them.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let (data_dir, database, settings) = test_settings(configure).await;
+    start(data_dir, database, settings).await
+}
+
+/// Two servers started at the same moment on one fresh database (and one
+/// data folder), as two instances of a deployment would be.
+pub async fn spawn_two_apps_at_once() -> (TestApp, TestApp) {
+    let (data_dir, database, settings) = test_settings(|_| {}).await;
+    tokio::join!(
+        start(
+            Arc::clone(&data_dir),
+            Arc::clone(&database),
+            settings.clone()
+        ),
+        start(data_dir, database, settings),
+    )
+}
+
+/// The settings of a test server: a fresh data folder, a fresh database,
+/// a free port, insecure cookies (as over http), then `configure`.
+async fn test_settings(
+    configure: impl FnOnce(&mut Settings),
+) -> (Arc<TempDir>, Arc<TestDatabase>, Settings) {
     LazyLock::force(&TRACING);
     let data_dir = Arc::new(tempfile::tempdir().unwrap());
+    let database = Arc::new(TestDatabase::create().await);
     let dir = data_dir.path().display().to_string();
     let mut settings = Settings::from_lookup(|name| match name {
         "DATA_DIR" => Some(dir.clone()),
@@ -68,11 +100,14 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         _ => None,
     })
     .unwrap();
+    if let Some(url) = database.url() {
+        settings.database_url = url;
+    }
     configure(&mut settings);
-    start(data_dir, settings).await
+    (data_dir, database, settings)
 }
 
-async fn start(data_dir: Arc<TempDir>, settings: Settings) -> TestApp {
+async fn start(data_dir: Arc<TempDir>, database: Arc<TestDatabase>, settings: Settings) -> TestApp {
     let leptos_options = leptos::config::LeptosOptions::builder()
         .output_name("auth-demo")
         .site_root("target/site")
@@ -90,7 +125,8 @@ async fn start(data_dir: Arc<TempDir>, settings: Settings) -> TestApp {
     TestApp {
         address,
         client: client(),
-        pool: SqlitePool::connect(&settings.database_url).await.unwrap(),
+        db: TestDb::connect(&settings.database_url).await,
+        database,
         data_dir,
         settings,
         shutdown: Some(shutdown),
@@ -123,8 +159,13 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.await.unwrap().unwrap();
         }
-        self.pool.close().await;
-        let mut restarted = start(Arc::clone(&self.data_dir), self.settings.clone()).await;
+        self.db.close().await;
+        let mut restarted = start(
+            Arc::clone(&self.data_dir),
+            Arc::clone(&self.database),
+            self.settings.clone(),
+        )
+        .await;
         restarted.client = self.client.clone();
         restarted
     }
@@ -182,12 +223,61 @@ impl TestApp {
         device
     }
 
-    /// Counts rows of a table, straight from the database file.
+    /// Counts rows of a table, straight from the database.
     pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(&format!("select count(*) from {table}"))
-            .fetch_one(&self.pool)
-            .await
-            .unwrap()
+        self.scalar(&format!("select count(*) from {table}")).await
+    }
+
+    /// Whether the servers run on the default SQLite file.
+    pub fn on_sqlite(&self) -> bool {
+        matches!(self.db, TestDb::Sqlite(_))
+    }
+
+    /// The one value a query (in SQL both backends understand) returns,
+    /// straight from the database.
+    pub async fn scalar<T>(&self, query: &str) -> T
+    where
+        T: Send + Unpin,
+        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        match &self.db {
+            TestDb::Sqlite(pool) => sqlx::query_scalar(query).fetch_one(pool).await,
+            TestDb::Postgres(pool) => sqlx::query_scalar(query).fetch_one(pool).await,
+        }
+        .unwrap()
+    }
+
+    /// Every row of every table, as text, in a stable order: equal
+    /// snapshots, unchanged database.
+    pub async fn snapshot(&self) -> Vec<Option<String>> {
+        let mut rows = Vec::new();
+        for table in ["users", "sessions", "refresh_tokens", "posts"] {
+            rows.push(match &self.db {
+                TestDb::Sqlite(pool) => {
+                    let columns: Vec<String> =
+                        sqlx::query_scalar(&format!("select name from pragma_table_info('{table}')"))
+                            .fetch_all(pool)
+                            .await
+                            .unwrap();
+                    let row = columns
+                        .iter()
+                        .map(|c| format!("quote({c})"))
+                        .collect::<Vec<_>>()
+                        .join(" || ',' || ");
+                    let query = format!(
+                        "select group_concat({row}, '|') from (select * from {table} order by rowid)"
+                    );
+                    sqlx::query_scalar(&query).fetch_one(pool).await.unwrap()
+                }
+                TestDb::Postgres(pool) => {
+                    let query =
+                        format!("select string_agg(t::text, '|' order by t::text) from {table} t");
+                    sqlx::query_scalar(&query).fetch_one(pool).await.unwrap()
+                }
+            });
+        }
+        rows
     }
 
     /// `POST /auth/refresh` presenting exactly this refresh token, from a
@@ -229,6 +319,111 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+}
+
+/// A connection pool to the server's database, whichever it is.
+pub enum TestDb {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl TestDb {
+    async fn connect(url: &DatabaseUrl) -> Self {
+        match url {
+            DatabaseUrl::Sqlite(url) => Self::Sqlite(SqlitePool::connect(url).await.unwrap()),
+            DatabaseUrl::Postgres(url) => Self::Postgres(PgPool::connect(url).await.unwrap()),
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Self::Sqlite(pool) => pool.close().await,
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// The database a test's servers use. SQLite's is the default file in the
+/// test's data folder; PostgreSQL's is created here and dropped on drop.
+enum TestDatabase {
+    SqliteDefault,
+    Postgres {
+        admin: Box<PgConnectOptions>,
+        name: String,
+    },
+}
+
+impl TestDatabase {
+    /// How to get PostgreSQL when the suite is asked to run on it.
+    const HOW_TO_GET_POSTGRES: &str = "Install PostgreSQL with `scripts/setup --test` and run \
+        `scripts/test`, which starts a throwaway cluster and sets TEST_POSTGRES_URL; or unset \
+        TEST_POSTGRES_URL to run the suite on SQLite.";
+
+    async fn create() -> Self {
+        let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
+            return Self::SqliteDefault;
+        };
+        let admin: PgConnectOptions = admin_url.parse().unwrap_or_else(|error| {
+            panic!(
+                "TEST_POSTGRES_URL is not a PostgreSQL URL ({error}). {}",
+                Self::HOW_TO_GET_POSTGRES
+            )
+        });
+        let mut conn = PgConnection::connect_with(&admin)
+            .await
+            .unwrap_or_else(|error| {
+                panic!(
+                    "TEST_POSTGRES_URL is set, so this suite runs on PostgreSQL, but the server \
+                 it names cannot be reached ({error}). {}",
+                    Self::HOW_TO_GET_POSTGRES
+                )
+            });
+        let name = format!("api_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("create database {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        Self::Postgres {
+            admin: Box::new(admin),
+            name,
+        }
+    }
+
+    /// The URL the servers are given; `None`: the settings' default.
+    fn url(&self) -> Option<DatabaseUrl> {
+        match self {
+            Self::SqliteDefault => None,
+            Self::Postgres { admin, name } => Some(DatabaseUrl::Postgres(
+                admin.clone().database(name).to_url_lossy().to_string(),
+            )),
+        }
+    }
+}
+
+/// Drops a PostgreSQL test database (and the servers' connections to it),
+/// from a thread of its own: this runs inside the test's runtime, which
+/// cannot be blocked on. A database left behind by a failed drop goes with
+/// the throwaway cluster.
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Self::Postgres { admin, name } = self else {
+            return;
+        };
+        let (admin, name) = (admin.clone(), name.clone());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect_with(&*admin).await?;
+                sqlx::query(&format!("drop database if exists {name} with (force)"))
+                    .execute(&mut conn)
+                    .await
+            })
+        })
+        .join();
     }
 }
 

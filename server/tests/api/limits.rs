@@ -192,22 +192,7 @@ async fn every_state_changing_endpoint_refuses_another_origin_and_changes_nothin
         (Method::POST, "/auth/password".to_owned(), change),
         (Method::POST, "/api/posts".to_owned(), post),
     ];
-    let rows = |app: &crate::helpers::TestApp| {
-        let app = app.pool.clone();
-        async move {
-            sqlx::query_scalar::<_, String>(
-                "select group_concat(hex(id) || ifnull(revoked_at, '-') || last_used_at) from sessions",
-            )
-            .fetch_one(&app)
-            .await
-            .unwrap()
-        }
-    };
-    let before = (
-        rows(&app).await,
-        app.count("users").await,
-        app.count("posts").await,
-    );
+    let before = app.snapshot().await;
 
     for (method, path, body) in cases {
         for origin in [
@@ -234,11 +219,7 @@ async fn every_state_changing_endpoint_refuses_another_origin_and_changes_nothin
             assert_error(response, StatusCode::FORBIDDEN, "cross_origin_request").await;
         }
     }
-    let after = (
-        rows(&app).await,
-        app.count("users").await,
-        app.count("posts").await,
-    );
+    let after = app.snapshot().await;
     assert_eq!(before, after);
     // Reads are not state-changing: a cross-origin GET gets its answer (and
     // the browser's CORS rules keep it from the other site's script).

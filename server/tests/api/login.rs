@@ -32,10 +32,7 @@ async fn each_login_starts_a_new_session() {
     app.login("ada@example.com", PASSWORD).await;
     app.login("ada@example.com", PASSWORD).await;
 
-    let sessions: i64 = sqlx::query_scalar("select count(*) from sessions")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let sessions: i64 = app.scalar("select count(*) from sessions").await;
     assert_eq!(sessions, 3, "register and two logins");
 }
 

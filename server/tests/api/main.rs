@@ -1,9 +1,11 @@
 //! Black-box tests of the HTTP contract: each starts the real server on a
-//! free port with its own SQLite file and talks to it over HTTP.
+//! free port with its own database (SQLite, or PostgreSQL with
+//! `TEST_POSTGRES_URL`) and talks to it over HTTP.
 
 mod assets;
 mod bad_input;
 mod cookies;
+mod database;
 mod forms;
 mod fuzz;
 mod headers;

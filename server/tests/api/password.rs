@@ -37,10 +37,9 @@ async fn changing_the_password_revokes_every_other_session_in_the_same_request()
         let refresh = other.post(app.url("/auth/refresh")).send().await.unwrap();
         assert_error(refresh, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
     }
-    let live: i64 = sqlx::query_scalar("select count(*) from sessions where revoked_at is null")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let live: i64 = app
+        .scalar("select count(*) from sessions where revoked_at is null")
+        .await;
     assert_eq!(live, 1, "only the session that changed it");
     let this_one = app
         .client
@@ -60,10 +59,7 @@ async fn a_wrong_current_password_is_invalid_credentials_and_changes_nothing() {
     let app = spawn_app().await;
     app.register("ada@example.com", PASSWORD).await;
     let phone = app.device("ada@example.com", PASSWORD, "Phone").await;
-    let hash_before: String = sqlx::query_scalar("select password_hash from users")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let hash_before: String = app.scalar("select password_hash from users").await;
 
     for wrong in [
         "not the password",
@@ -75,10 +71,7 @@ async fn a_wrong_current_password_is_invalid_credentials_and_changes_nothing() {
         assert_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     }
 
-    let hash_after: String = sqlx::query_scalar("select password_hash from users")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let hash_after: String = app.scalar("select password_hash from users").await;
     assert_eq!(hash_before, hash_after);
     let refresh = phone.post(app.url("/auth/refresh")).send().await.unwrap();
     assert_eq!(refresh.status(), StatusCode::OK, "other sessions live on");

@@ -6,13 +6,11 @@ use serde_json::Value;
 use crate::helpers::{Cookies, assert_error, spawn_app, spawn_app_with};
 
 async fn live_refresh_tokens(app: &crate::helpers::TestApp) -> i64 {
-    sqlx::query_scalar(
+    app.scalar(
         "select count(*) from refresh_tokens t join sessions s on s.id = t.session_id
          where t.rotated_at is null and s.revoked_at is null",
     )
-    .fetch_one(&app.pool)
     .await
-    .unwrap()
 }
 
 #[tokio::test]

@@ -1,0 +1,586 @@
+//! The PostgreSQL backend: every SQL statement the server runs on
+//! PostgreSQL, each checked at compile time against
+//! `migrations/postgres` (offline data in `.sqlx/` at the workspace root,
+//! beside SQLite's).
+//!
+//! Several instances of the server may share the database, so nothing here
+//! relies on this process being the only writer (as the SQLite backend's
+//! one write connection does): every read that a write depends on locks
+//! the rows it read (`select ... for update`) inside the transaction that
+//! writes, and each write is conditional on what it expects to change.
+//! Transactions run at PostgreSQL's default, read committed, in which a
+//! statement that waited for a row lock sees the row as its holder left it.
+//!
+//! Lock order, to keep transactions from waiting on each other in a cycle:
+//! a user row before any of its sessions, a refresh token with its session.
+//!
+//! The text of every query here differs from every query of the SQLite
+//! backend (`$1` rather than `?`): sqlx names its offline data by a hash of
+//! the text alone, and one text can only be checked against one database.
+//!
+//! Ids are `uuid`, times `timestamptz` (to the microsecond: sqlx drops
+//! chrono's nanoseconds), token hashes `bytea`.
+
+use std::str::FromStr;
+
+use app::model::{Post, User};
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::{
+    NewSession, PasswordChange, Rotation, RotationOutcome, StoredCredentials, StoredRefreshToken,
+    StoredSession, is_live,
+};
+use crate::auth::tokens::RefreshTokenHash;
+use crate::error::{Error, Result, ResultExt};
+
+/// A pool of connections to one PostgreSQL database.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects and migrates. The database itself must exist (creating one
+    /// is the operator's call, with their own owner and settings). sqlx's
+    /// migrator holds a PostgreSQL advisory lock while it works, so of
+    /// several instances starting at once one migrates and the others wait
+    /// for it, then find nothing left to do.
+    pub async fn connect(database_url: &str) -> anyhow::Result<Self> {
+        let options = PgConnectOptions::from_str(database_url)?;
+        let pool = PgPoolOptions::new().connect_with(options).await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query!("select 1::int4 as one")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "Create a user with a first session", skip_all, fields(user_id = %user.id))]
+    pub async fn create_user_with_session(
+        &self,
+        user: &User,
+        password_hash: &str,
+        session: &NewSession,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query!(
+            "insert into users (id, email, password_hash, created_at) values ($1, $2, $3, $4)",
+            user.id,
+            user.email,
+            password_hash,
+            user.created_at,
+        )
+        .execute(&mut *tx)
+        .await
+        // The id is a fresh v4 UUID, so the email is the one unique column
+        // this can collide on. The failed statement ends the transaction,
+        // which dropping it rolls back.
+        .on_unique_violation(Error::EmailTaken)?;
+        insert_session(&mut tx, session).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "Create a session", skip_all, fields(session_id = %session.id))]
+    pub async fn create_session(&self, session: &NewSession) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_session(&mut tx, session).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "Find credentials by email", skip_all)]
+    pub async fn find_credentials_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<StoredCredentials>> {
+        let row = sqlx::query_as!(
+            CredentialsRow,
+            "select id, email, password_hash, created_at from users where email = $1",
+            email,
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(StoredCredentials::from))
+    }
+
+    #[tracing::instrument(name = "Find user by id", skip(self))]
+    pub async fn find_user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
+        Ok(sqlx::query_as!(
+            User,
+            "select id, email, created_at from users where id = $1",
+            user_id,
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    #[tracing::instrument(name = "Find credentials of a live session", skip(self, now))]
+    pub async fn find_credentials_of_live_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StoredCredentials>> {
+        let owner = session_owner(&mut *self.pool.acquire().await?, session_id).await?;
+        Ok(owner
+            .filter(|owner| owner.user_id == user_id && owner.is_live(now))
+            .map(StoredCredentials::from))
+    }
+
+    /// The token's row and its session's are locked first (`for update`),
+    /// so of many concurrent calls with one token each waits for the one
+    /// before it and then reads what it left; only then is the clock read.
+    /// The rotation itself is one conditional `update ... where rotated_at
+    /// is null ... returning`, which under the lock can only fail to match
+    /// if another writer broke the locking rule; it then rotates nothing.
+    #[tracing::instrument(name = "Rotate a refresh token", skip_all)]
+    pub async fn rotate_refresh_token(
+        &self,
+        old: &RefreshTokenHash,
+        new: &RefreshTokenHash,
+        refresh_ttl: chrono::Duration,
+        clock: impl FnOnce() -> DateTime<Utc> + Send,
+    ) -> Result<Rotation> {
+        let mut tx = self.pool.begin().await?;
+        let old_hash = &old.0[..];
+        let locked = sqlx::query_as!(
+            LockedTokenRow,
+            r#"select t.token_hash,
+                      t.session_id,
+                      t.expires_at,
+                      t.rotated_at,
+                      s.revoked_at as session_revoked_at,
+                      s.expires_at as session_expires_at,
+                      u.id as user_id,
+                      u.email,
+                      u.created_at as user_created_at
+               from refresh_tokens t
+               join sessions s on s.id = t.session_id
+               join users u on u.id = s.user_id
+               where t.token_hash = $1
+               for update of t, s"#,
+            old_hash,
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        .filter(|row| old.matches(&row.token_hash));
+        let now = clock();
+        let Some(locked) = locked else {
+            return Ok(Rotation {
+                now,
+                outcome: RotationOutcome::NotRotated(None),
+            });
+        };
+        let current = locked.rotated_at.is_none() && locked.expires_at > now;
+        if !current || !is_live(locked.session_revoked_at, locked.session_expires_at, now) {
+            // Dropping the transaction releases the locks; nothing was written.
+            return Ok(Rotation {
+                now,
+                outcome: RotationOutcome::NotRotated(Some(locked.into())),
+            });
+        }
+        let rotated = sqlx::query!(
+            "update refresh_tokens set rotated_at = $1
+             where token_hash = $2 and rotated_at is null
+             returning session_id",
+            now,
+            old_hash,
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if rotated.is_none() {
+            return Ok(Rotation {
+                now,
+                outcome: RotationOutcome::NotRotated(Some(locked.into())),
+            });
+        }
+        let new_hash = &new.0[..];
+        let new_expires_at = (now + refresh_ttl).min(locked.session_expires_at);
+        sqlx::query!(
+            "insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
+             values ($1, $2, $3, $4)",
+            new_hash,
+            locked.session_id,
+            now,
+            new_expires_at,
+        )
+        .execute(&mut *tx)
+        .await?;
+        touch_session(&mut tx, locked.session_id, now).await?;
+        tx.commit().await?;
+        Ok(Rotation {
+            now,
+            outcome: RotationOutcome::Rotated {
+                session_id: locked.session_id,
+                session_expires_at: locked.session_expires_at,
+                user: User {
+                    id: locked.user_id,
+                    email: locked.email,
+                    created_at: locked.user_created_at,
+                },
+            },
+        })
+    }
+
+    #[tracing::instrument(name = "Find a refresh token", skip_all)]
+    pub async fn find_refresh_token(
+        &self,
+        hash: &RefreshTokenHash,
+    ) -> Result<Option<StoredRefreshToken>> {
+        let hash_bytes = &hash.0[..];
+        let row = sqlx::query_as!(
+            StoredRefreshToken,
+            r#"select t.token_hash,
+                      t.session_id,
+                      s.user_id,
+                      t.expires_at,
+                      t.rotated_at,
+                      s.revoked_at as session_revoked_at,
+                      s.expires_at as session_expires_at
+               from refresh_tokens t join sessions s on s.id = t.session_id
+               where t.token_hash = $1"#,
+            hash_bytes,
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.filter(|row| hash.matches(&row.token_hash)))
+    }
+
+    #[tracing::instrument(name = "Touch a session", skip(self, now))]
+    pub async fn touch_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+        touch_session(&mut *self.pool.acquire().await?, session_id, now).await
+    }
+
+    #[tracing::instrument(name = "Revoke a session", skip(self, now))]
+    pub async fn revoke_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query!(
+            "update sessions set revoked_at = $1 where id = $2 and revoked_at is null",
+            now,
+            session_id
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "List a user's live sessions", skip(self, now))]
+    pub async fn list_live_sessions_of_user(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<StoredSession>> {
+        let rows = sqlx::query!(
+            "select id, created_at, last_used_at, expires_at, revoked_at, user_agent
+             from sessions
+             where user_id = $1
+             order by created_at desc, seq desc",
+            user_id,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| is_live(row.revoked_at, row.expires_at, now))
+            .map(|row| StoredSession {
+                id: row.id,
+                created_at: row.created_at,
+                last_used_at: row.last_used_at,
+                expires_at: row.expires_at,
+                user_agent: row.user_agent,
+            })
+            .collect())
+    }
+
+    #[tracing::instrument(name = "Revoke a session of a user", skip(self, now))]
+    pub async fn revoke_session_of_user(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let affected = sqlx::query!(
+            "update sessions set revoked_at = coalesce(revoked_at, $1)
+             where id = $2 and user_id = $3",
+            now,
+            session_id,
+            user_id,
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(affected > 0)
+    }
+
+    #[tracing::instrument(name = "Revoke every session of a user", skip(self, now))]
+    pub async fn revoke_all_sessions_of_user(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        revoke_sessions_of_user_except(&mut *self.pool.acquire().await?, user_id, None, now).await
+    }
+
+    /// The user's row is locked first, so that two changes of one user's
+    /// password queue one behind the other (and never each hold a session
+    /// the other wants to revoke); the second then finds the hash it
+    /// checked gone.
+    #[tracing::instrument(name = "Change a password", skip_all, fields(user_id = %user_id))]
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        keep_session: Uuid,
+        checked_hash: &str,
+        new_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<PasswordChange> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query!("select id from users where id = $1 for update", user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let live = sqlx::query!(
+            "select revoked_at, expires_at from sessions
+             where id = $1 and user_id = $2
+             for update",
+            keep_session,
+            user_id,
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some_and(|session| is_live(session.revoked_at, session.expires_at, now));
+        if !live {
+            return Ok(PasswordChange::SessionGone);
+        }
+        let changed = sqlx::query!(
+            "update users set password_hash = $1 where id = $2 and password_hash = $3",
+            new_hash,
+            user_id,
+            checked_hash,
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(PasswordChange::ChangedConcurrently);
+        }
+        revoke_sessions_of_user_except(&mut tx, user_id, Some(keep_session), now).await?;
+        tx.commit().await?;
+        Ok(PasswordChange::Changed)
+    }
+
+    #[tracing::instrument(name = "Delete expired sessions and tokens", skip_all)]
+    pub async fn delete_expired_sessions_and_tokens(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, u64)> {
+        let mut tx = self.pool.begin().await?;
+        let tokens = sqlx::query!("delete from refresh_tokens where expires_at <= $1", now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        // The negation of `is_live`, in SQL because it deletes in bulk.
+        let sessions = sqlx::query!(
+            "delete from sessions where revoked_at is not null or expires_at <= $1",
+            now
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok((tokens, sessions))
+    }
+
+    #[tracing::instrument(name = "Insert a post", skip(self, post), fields(post_id = %post.id))]
+    pub async fn insert_post(&self, user_id: Uuid, post: &Post) -> Result<()> {
+        sqlx::query!(
+            "insert into posts (id, user_id, title, body, created_at) values ($1, $2, $3, $4, $5)",
+            post.id,
+            user_id,
+            post.title,
+            post.body,
+            post.created_at,
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(name = "List a user's posts", skip(self))]
+    pub async fn list_posts_of_user(&self, user_id: Uuid) -> Result<Vec<Post>> {
+        Ok(sqlx::query_as!(
+            Post,
+            "select id, title, body, created_at
+             from posts where user_id = $1 order by created_at desc, seq desc",
+            user_id,
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+/// The flat row of a user's credentials.
+struct CredentialsRow {
+    id: Uuid,
+    email: String,
+    password_hash: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<CredentialsRow> for StoredCredentials {
+    fn from(row: CredentialsRow) -> Self {
+        Self {
+            user: User {
+                id: row.id,
+                email: row.email,
+                created_at: row.created_at,
+            },
+            password_hash: row.password_hash,
+        }
+    }
+}
+
+/// A refresh token locked for rotation, with its session and user.
+struct LockedTokenRow {
+    token_hash: Vec<u8>,
+    session_id: Uuid,
+    expires_at: DateTime<Utc>,
+    rotated_at: Option<DateTime<Utc>>,
+    session_revoked_at: Option<DateTime<Utc>>,
+    session_expires_at: DateTime<Utc>,
+    user_id: Uuid,
+    email: String,
+    user_created_at: DateTime<Utc>,
+}
+
+impl From<LockedTokenRow> for StoredRefreshToken {
+    fn from(row: LockedTokenRow) -> Self {
+        Self {
+            token_hash: row.token_hash,
+            session_id: row.session_id,
+            user_id: row.user_id,
+            expires_at: row.expires_at,
+            rotated_at: row.rotated_at,
+            session_revoked_at: row.session_revoked_at,
+            session_expires_at: row.session_expires_at,
+        }
+    }
+}
+
+/// A session with its user's credentials and what decides whether it is
+/// live.
+struct SessionOwnerRow {
+    session_revoked_at: Option<DateTime<Utc>>,
+    session_expires_at: DateTime<Utc>,
+    user_id: Uuid,
+    email: String,
+    password_hash: String,
+    user_created_at: DateTime<Utc>,
+}
+
+impl SessionOwnerRow {
+    fn is_live(&self, now: DateTime<Utc>) -> bool {
+        is_live(self.session_revoked_at, self.session_expires_at, now)
+    }
+}
+
+impl From<SessionOwnerRow> for StoredCredentials {
+    fn from(row: SessionOwnerRow) -> Self {
+        Self {
+            user: User {
+                id: row.user_id,
+                email: row.email,
+                created_at: row.user_created_at,
+            },
+            password_hash: row.password_hash,
+        }
+    }
+}
+
+/// A session and its user, whatever the session's state.
+async fn session_owner(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+) -> Result<Option<SessionOwnerRow>> {
+    Ok(sqlx::query_as!(
+        SessionOwnerRow,
+        r#"select s.revoked_at as session_revoked_at,
+                  s.expires_at as session_expires_at,
+                  u.id as user_id,
+                  u.email,
+                  u.password_hash,
+                  u.created_at as user_created_at
+           from sessions s join users u on u.id = s.user_id
+           where s.id = $1"#,
+        session_id,
+    )
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+async fn insert_session(conn: &mut PgConnection, session: &NewSession) -> Result<()> {
+    sqlx::query!(
+        "insert into sessions (id, user_id, created_at, last_used_at, expires_at, user_agent)
+         values ($1, $2, $3, $3, $4, $5)",
+        session.id,
+        session.user_id,
+        session.created_at,
+        session.expires_at,
+        session.user_agent,
+    )
+    .execute(&mut *conn)
+    .await?;
+    let hash = &session.refresh_token_hash.0[..];
+    sqlx::query!(
+        "insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
+         values ($1, $2, $3, $4)",
+        hash,
+        session.id,
+        session.created_at,
+        session.refresh_expires_at,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn touch_session(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query!(
+        "update sessions set last_used_at = $1 where id = $2",
+        now,
+        session_id
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Revokes every session of a user not yet revoked, but `keep`; returns
+/// how many it revoked.
+async fn revoke_sessions_of_user_except(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    Ok(sqlx::query!(
+        "update sessions set revoked_at = $1
+         where user_id = $2 and revoked_at is null and id is distinct from $3",
+        now,
+        user_id,
+        keep,
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
