@@ -287,15 +287,31 @@ impl Store {
         dispatch!(self, s => s.change_password(user_id, keep_session, checked_hash, new_hash, now).await)
     }
 
-    /// Deletes what can no longer be used: expired refresh tokens, and
-    /// revoked or expired sessions with all their tokens. Rotated tokens
-    /// stay until they expire, so that their reuse is still recognised.
-    /// Returns the numbers of tokens and sessions deleted.
-    pub async fn delete_expired_sessions_and_tokens(
+    /// Deletes up to `batch` expired refresh tokens; returns how many.
+    /// Rotated tokens stay until they expire, so that their reuse is still
+    /// recognised. One short statement, so a writer waits behind one batch
+    /// of the sweep at most.
+    pub async fn delete_expired_tokens(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {
+        dispatch!(self, s => s.delete_expired_tokens(now, batch).await)
+    }
+
+    /// Deletes up to `batch` revoked or expired sessions, with all their
+    /// tokens; returns how many sessions. One short statement.
+    pub async fn delete_dead_sessions(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {
+        dispatch!(self, s => s.delete_dead_sessions(now, batch).await)
+    }
+
+    /// Revokes the user's least recently used live sessions beyond the
+    /// newest `keep` (`MAX_SESSIONS_PER_USER`, by `last_used_at`); returns
+    /// how many. Run after a login has stored its session, which is then
+    /// the most recently used.
+    pub async fn revoke_sessions_beyond(
         &self,
+        user_id: Uuid,
+        keep: u32,
         now: DateTime<Utc>,
-    ) -> Result<(u64, u64)> {
-        dispatch!(self, s => s.delete_expired_sessions_and_tokens(now).await)
+    ) -> Result<u64> {
+        dispatch!(self, s => s.revoke_sessions_beyond(user_id, keep, now).await)
     }
 
     /// Stores a new post of a user.

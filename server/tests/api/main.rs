@@ -2,11 +2,13 @@
 //! free port with its own database (SQLite, or PostgreSQL with
 //! `TEST_POSTGRES_URL`) and talks to it over HTTP.
 
+mod abuse;
 mod assets;
 mod bad_input;
 mod cookies;
 mod database;
 mod forms;
+mod forwarding_proxy;
 mod fuzz;
 mod headers;
 mod helpers;
@@ -21,3 +23,4 @@ mod refresh;
 mod register;
 mod restart;
 mod sessions;
+mod slow_clients;
