@@ -18,6 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use tower_http::services::ServeDir;
 
+use crate::pages::{provide_page_context, tell_the_truth};
 use crate::state::AppState;
 
 /// For a file whose name changes with its content: a year, and no
@@ -39,9 +40,18 @@ pub fn router(state: AppState) -> Router {
     warn_if_hash_file_missing(options);
     let pkg_route = Arc::<str>::from(options.site_pkg_dir_route_base());
     // leptos_axum renders its 404 page only from behind its own file lookup,
-    // which misses again here at the cost of one `stat`.
-    let not_found_page =
-        leptos_axum::file_and_error_handler::<AppState, _>(app::shell).with_state(state.clone());
+    // which misses again here at the cost of one `stat`. The page goes
+    // through the same middleware as every other page, so its first HTML
+    // tells the truth about who is signed in, as the contract's "Pages" asks.
+    let not_found_page = leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+        provide_page_context,
+        app::shell,
+    )
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        tell_the_truth,
+    ))
+    .with_state(state.clone());
     let files = ServeDir::new(&*options.site_root)
         .precompressed_br()
         .precompressed_gzip()

@@ -78,6 +78,36 @@ async fn a_strangers_page_renders_signed_out_and_sets_nothing() {
 }
 
 #[tokio::test]
+async fn the_not_found_page_tells_the_truth_too() {
+    // Arrange
+    let app = spawn_app().await;
+    let access = Cookies::from(
+        &app.register("lost@example.com", crate::helpers::PASSWORD)
+            .await,
+    )
+    .access()
+    .value
+    .clone();
+
+    // Act
+    let stranger = page_with(&app, "/no/such/page", None).await;
+    let signed_in = page_with(&app, "/no/such/page", Some(&access)).await;
+
+    // Assert
+    assert_eq!(stranger.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        rendered_auth_state(&stranger.text().await.unwrap()),
+        "SignedOut"
+    );
+    assert_eq!(signed_in.status(), StatusCode::NOT_FOUND);
+    assert_eq!(signed_in.headers()[CACHE_CONTROL], "private, no-store");
+    assert_eq!(
+        rendered_auth_state(&signed_in.text().await.unwrap()),
+        "SignedIn"
+    );
+}
+
+#[tokio::test]
 async fn a_strangers_protected_page_redirects_to_login_with_the_way_back() {
     let app = spawn_app().await;
 
