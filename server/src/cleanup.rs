@@ -62,28 +62,30 @@ pub fn spawn_on(store: Store, mut ticks: impl Ticks) -> JoinHandle<()> {
 /// One sweep; returns the numbers of tokens and sessions deleted.
 pub async fn run_once(store: &Store) -> crate::error::Result<(u64, u64)> {
     let now = Utc::now();
-    let mut tokens = 0;
-    loop {
-        let deleted = store.delete_expired_tokens(now, BATCH).await?;
-        tokens += deleted;
-        if deleted < u64::from(BATCH) {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    let mut sessions = 0;
-    loop {
-        let deleted = store.delete_dead_sessions(now, BATCH).await?;
-        sessions += deleted;
-        if deleted < u64::from(BATCH) {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    let tokens = in_batches(|| store.delete_expired_tokens(now, BATCH)).await?;
+    let sessions = in_batches(|| store.delete_dead_sessions(now, BATCH)).await?;
     if tokens + sessions > 0 {
         tracing::info!(tokens, sessions, "deleted expired sessions and tokens");
     }
     Ok((tokens, sessions))
+}
+
+/// Runs one batch delete until a batch comes back short; returns the total.
+/// Yields between batches so other tasks on this thread get a turn.
+async fn in_batches<F, Fut>(mut delete_batch: F) -> crate::error::Result<u64>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = crate::error::Result<u64>>,
+{
+    let mut total = 0;
+    loop {
+        let deleted = delete_batch().await?;
+        total += deleted;
+        if deleted < u64::from(BATCH) {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 #[cfg(test)]

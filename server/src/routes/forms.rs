@@ -203,19 +203,16 @@ async fn revoke_session(
     let form = fields(form)?;
     Ok(
         match service::revoke_session(&state, &session, &form.id).await {
-            Ok(Revoked::ThisSession) => {
-                (clear_cache(), state.cookies.clear_both(jar), see_other("/")).into_response()
-            }
+            Ok(Revoked::ThisSession) => signed_out(&state, jar),
             Ok(Revoked::Another) => see_other(page),
             Err(error) => {
-                let values = vec![];
                 refuse(
                     &state,
                     &headers,
                     page,
                     FormName::RevokeSession,
                     error,
-                    values,
+                    vec![],
                 )
                 .await
             }
@@ -227,11 +224,8 @@ async fn logout_all(State(state): State<AppState>, headers: HeaderMap, jar: Cook
     let page = "/account";
     let session = session_of_form(&state, &headers, page).await?;
     Ok(match service::logout_all(&state, &session).await {
-        Ok(()) => (clear_cache(), state.cookies.clear_both(jar), see_other("/")).into_response(),
-        Err(error) => {
-            let values = vec![];
-            refuse(&state, &headers, page, FormName::LogoutAll, error, values).await
-        }
+        Ok(()) => signed_out(&state, jar),
+        Err(error) => refuse(&state, &headers, page, FormName::LogoutAll, error, vec![]).await,
     })
 }
 
@@ -253,14 +247,13 @@ async fn change_password(
         {
             Ok(()) => see_other(page),
             Err(error) => {
-                let values = vec![];
                 refuse(
                     &state,
                     &headers,
                     page,
                     FormName::ChangePassword,
                     error,
-                    values,
+                    vec![],
                 )
                 .await
             }
@@ -301,6 +294,12 @@ fn signed_in(state: &AppState, jar: CookieJar, signed: SignedIn, next: &str) -> 
     let jar = state.cookies.set_issued(jar, signed.tokens);
     let jar = state.devices.remember(jar, &signed.user.email, device);
     (jar, see_other(&next)).into_response()
+}
+
+/// This session (or all of them) ended: cookies cleared, home, and the
+/// pages the browser cached for the signed-in person dropped.
+fn signed_out(state: &AppState, jar: CookieJar) -> Response {
+    (clear_cache(), state.cookies.clear_both(jar), see_other("/")).into_response()
 }
 
 /// The page of the form again, with the refusal the JSON API would give

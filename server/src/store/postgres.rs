@@ -25,8 +25,9 @@ use std::str::FromStr;
 
 use app::model::{Post, User};
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
+use sqlx::query::Query;
+use sqlx::{PgConnection, PgPool, Postgres};
 use uuid::Uuid;
 
 use super::{
@@ -53,6 +54,11 @@ impl PostgresStore {
         let pool = PgPoolOptions::new().connect_with(options).await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
+    }
+
+    /// One statement on the pool: the number of rows it changed.
+    async fn write<'q>(&self, statement: Query<'q, Postgres, PgArguments>) -> Result<u64> {
+        Ok(statement.execute(&self.pool).await?.rows_affected())
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -306,17 +312,14 @@ impl PostgresStore {
         session_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let affected = sqlx::query!(
+        let statement = sqlx::query!(
             "update sessions set revoked_at = coalesce(revoked_at, $1)
              where id = $2 and user_id = $3",
             now,
             session_id,
             user_id,
-        )
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(affected > 0)
+        );
+        Ok(self.write(statement).await? > 0)
     }
 
     #[tracing::instrument(name = "Revoke every session of a user", skip(self, now))]
@@ -378,16 +381,14 @@ impl PostgresStore {
     #[tracing::instrument(name = "Delete a batch of expired tokens", skip(self, now))]
     pub async fn delete_expired_tokens(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {
         let batch = i64::from(batch);
-        Ok(sqlx::query!(
+        self.write(sqlx::query!(
             "delete from refresh_tokens where token_hash in (
                  select token_hash from refresh_tokens where expires_at <= $1 limit $2
              )",
             now,
             batch,
-        )
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
+        ))
+        .await
     }
 
     #[tracing::instrument(name = "Delete a batch of dead sessions", skip(self, now))]
@@ -395,7 +396,7 @@ impl PostgresStore {
         let batch = i64::from(batch);
         // The negation of `is_live`, in SQL because it deletes in bulk; two
         // indexed lookups rather than one `or` over the whole table.
-        Ok(sqlx::query!(
+        self.write(sqlx::query!(
             "delete from sessions where id in (
                  select id from sessions where revoked_at is not null
                  union
@@ -404,10 +405,8 @@ impl PostgresStore {
              )",
             now,
             batch,
-        )
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
+        ))
+        .await
     }
 
     #[tracing::instrument(name = "Revoke sessions beyond the cap", skip(self, now))]
@@ -420,7 +419,7 @@ impl PostgresStore {
         let keep = i64::from(keep);
         // The live condition of `is_live`, in SQL because it picks the rows.
         // Only session rows are locked, so the lock order holds.
-        Ok(sqlx::query!(
+        self.write(sqlx::query!(
             "update sessions set revoked_at = $1
              where id in (
                  select id from sessions
@@ -431,10 +430,8 @@ impl PostgresStore {
             now,
             user_id,
             keep,
-        )
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
+        ))
+        .await
     }
 
     #[tracing::instrument(name = "Insert a post", skip(self, post), fields(post_id = %post.id))]

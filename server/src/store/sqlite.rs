@@ -17,7 +17,10 @@ use std::time::Duration;
 use app::model::{Post, User};
 use chrono::{DateTime, Utc};
 use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::query::Query;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use uuid::Uuid;
 
@@ -76,6 +79,14 @@ impl SqliteStore {
     /// The write connection, for one statement.
     async fn writer(&self) -> Result<PoolConnection<Sqlite>> {
         Ok(self.writer.acquire().await?)
+    }
+
+    /// One statement on the write connection: the number of rows it changed.
+    async fn write<'q>(&self, statement: Query<'q, Sqlite, SqliteArguments<'q>>) -> Result<u64> {
+        Ok(statement
+            .execute(&mut *self.writer().await?)
+            .await?
+            .rows_affected())
     }
 
     /// The write connection inside a transaction that holds SQLite's write
@@ -300,15 +311,14 @@ impl SqliteStore {
         session_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let affected = sqlx::query!(
-            "update sessions set revoked_at = coalesce(revoked_at, ?) where id = ? and user_id = ?",
-            now,
-            session_id,
-            user_id,
-        )
-        .execute(&mut *self.writer().await?)
-        .await?
-        .rows_affected();
+        let affected = self
+            .write(sqlx::query!(
+                "update sessions set revoked_at = coalesce(revoked_at, ?) where id = ? and user_id = ?",
+                now,
+                session_id,
+                user_id,
+            ))
+            .await?;
         Ok(affected > 0)
     }
 
@@ -357,16 +367,14 @@ impl SqliteStore {
     #[tracing::instrument(name = "Delete a batch of expired tokens", skip(self, now))]
     pub async fn delete_expired_tokens(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {
         let batch = i64::from(batch);
-        Ok(sqlx::query!(
+        self.write(sqlx::query!(
             "delete from refresh_tokens where rowid in (
                  select rowid from refresh_tokens where expires_at <= ? limit ?
              )",
             now,
             batch,
-        )
-        .execute(&mut *self.writer().await?)
-        .await?
-        .rows_affected())
+        ))
+        .await
     }
 
     #[tracing::instrument(name = "Delete a batch of dead sessions", skip(self, now))]
@@ -374,7 +382,7 @@ impl SqliteStore {
         let batch = i64::from(batch);
         // The negation of `is_live`, in SQL because it deletes in bulk; two
         // indexed lookups rather than one `or` over the whole table.
-        Ok(sqlx::query!(
+        self.write(sqlx::query!(
             "delete from sessions where rowid in (
                  select rowid from sessions where revoked_at is not null
                  union
@@ -383,10 +391,8 @@ impl SqliteStore {
              )",
             now,
             batch,
-        )
-        .execute(&mut *self.writer().await?)
-        .await?
-        .rows_affected())
+        ))
+        .await
     }
 
     #[tracing::instrument(name = "Revoke sessions beyond the cap", skip(self, now))]
@@ -398,7 +404,7 @@ impl SqliteStore {
     ) -> Result<u64> {
         let keep = i64::from(keep);
         // The live condition of `is_live`, in SQL because it picks the rows.
-        Ok(sqlx::query!(
+        self.write(sqlx::query!(
             "update sessions set revoked_at = ?
              where id in (
                  select id from sessions
@@ -410,10 +416,8 @@ impl SqliteStore {
             user_id,
             now,
             keep,
-        )
-        .execute(&mut *self.writer().await?)
-        .await?
-        .rows_affected())
+        ))
+        .await
     }
 
     #[tracing::instrument(name = "Insert a post", skip(self, post), fields(post_id = %post.id))]
