@@ -1,22 +1,26 @@
 //! A background task that deletes expired and revoked sessions and tokens,
 //! so the tables hold only what can still be used (or recognised as reused).
+//! A revoked session is kept while an access token of it may be unexpired,
+//! so that a restart reads it back into the revoked set.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::task::JoinHandle;
 
+use crate::auth::revoked::RevokedSessions;
 use crate::store::Store;
 
 /// Runs [`run_once`] every `interval`, first right at start. Errors are
 /// logged and the task keeps going.
-pub fn spawn(store: Store, interval: Duration) -> JoinHandle<()> {
+pub fn spawn(store: Store, revoked: Arc<RevokedSessions>, interval: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if let Err(error) = run_once(&store).await {
+            if let Err(error) = run_once(&store, &revoked).await {
                 tracing::error!(error = ?error, "cleanup of expired sessions failed");
             }
         }
@@ -24,8 +28,14 @@ pub fn spawn(store: Store, interval: Duration) -> JoinHandle<()> {
 }
 
 /// One sweep; returns the numbers of tokens and sessions deleted.
-pub async fn run_once(store: &Store) -> crate::error::Result<(u64, u64)> {
-    let (tokens, sessions) = store.delete_expired_sessions_and_tokens(Utc::now()).await?;
+pub async fn run_once(
+    store: &Store,
+    revoked: &RevokedSessions,
+) -> crate::error::Result<(u64, u64)> {
+    let now = Utc::now();
+    let (tokens, sessions) = store
+        .delete_expired_sessions_and_tokens(now, revoked.window_start(now))
+        .await?;
     if tokens + sessions > 0 {
         tracing::info!(tokens, sessions, "deleted expired sessions and tokens");
     }
@@ -56,6 +66,13 @@ mod tests {
         }
     }
 
+    fn revoked_within_15_minutes() -> RevokedSessions {
+        RevokedSessions::new(
+            std::time::Duration::from_secs(900),
+            std::time::Duration::from_secs(5),
+        )
+    }
+
     async fn count(pool: &SqlitePool, table: &str) -> i64 {
         sqlx::query_scalar(&format!("select count(*) from {table}"))
             .fetch_one(pool)
@@ -80,17 +97,28 @@ mod tests {
         };
         let live = session(user.id, now, Duration::days(1));
         let expired = session(user.id, now - Duration::days(2), Duration::days(1));
-        let revoked = session(user.id, now, Duration::days(1));
+        let revoked = session(user.id, now - Duration::hours(1), Duration::days(1));
+        let recently_revoked = session(user.id, now, Duration::days(1));
         store
             .create_user_with_session(&user, "hash", &live)
             .await
             .unwrap();
         store.create_session(&expired).await.unwrap();
         store.create_session(&revoked).await.unwrap();
-        store.revoke_session(revoked.id, now).await.unwrap();
+        store.create_session(&recently_revoked).await.unwrap();
+        store
+            .revoke_session(revoked.id, now - Duration::hours(1))
+            .await
+            .unwrap();
+        store
+            .revoke_session(recently_revoked.id, now)
+            .await
+            .unwrap();
 
         // Act
-        let (tokens, sessions) = run_once(&store).await.unwrap();
+        let (tokens, sessions) = run_once(&store, &revoked_within_15_minutes())
+            .await
+            .unwrap();
 
         // Assert
         assert_eq!(
@@ -98,10 +126,14 @@ mod tests {
             (1, 2),
             "the expired token, then both dead sessions"
         );
-        assert_eq!(count(&pool, "sessions").await, 1);
+        assert_eq!(
+            count(&pool, "sessions").await,
+            2,
+            "the live one, and the one revoked within an access token's lifetime"
+        );
         assert_eq!(
             count(&pool, "refresh_tokens").await,
-            1,
+            2,
             "the revoked session's token went with it"
         );
         let remaining = store
@@ -131,7 +163,11 @@ mod tests {
             .await
             .unwrap();
 
-        let task = spawn(store.clone(), std::time::Duration::from_millis(50));
+        let task = spawn(
+            store.clone(),
+            Arc::new(revoked_within_15_minutes()),
+            std::time::Duration::from_millis(50),
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         task.abort();
 

@@ -13,6 +13,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request, header};
 use axum::middleware;
 use axum::response::Response;
+use chrono::Utc;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
@@ -23,6 +24,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::cookies::AuthCookies;
 use crate::auth::password::PasswordHasher;
+use crate::auth::revoked::RevokedSessions;
 use crate::auth::sessions::Sessions;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::TokenService;
@@ -60,11 +62,25 @@ impl Application {
             settings.access_token_ttl,
             settings.token_leeway,
         ));
+        // Sessions revoked before this start may still have unexpired access
+        // tokens: read them back, so that a restart does not let those in.
+        let revoked = Arc::new(RevokedSessions::new(
+            settings.access_token_ttl,
+            settings.token_leeway,
+        ));
+        let now = Utc::now();
+        for (session_id, revoked_at) in store
+            .sessions_revoked_since(revoked.window_start(now))
+            .await?
+        {
+            revoked.insert([session_id], revoked_at);
+        }
         let state = AppState {
             leptos_options,
             sessions: Sessions::new(
                 store.clone(),
                 Arc::clone(&tokens),
+                Arc::clone(&revoked),
                 settings.refresh_token_ttl,
                 settings.session_max_age,
                 settings.refresh_reuse_grace,
@@ -80,12 +96,13 @@ impl Application {
                 settings.login_failure_window,
             )),
             store: store.clone(),
+            revoked: Arc::clone(&revoked),
         };
         let listener = TcpListener::bind(settings.site_addr).await?;
         Ok(Self {
             listener,
             router: router(state),
-            cleanup: cleanup::spawn(store, settings.cleanup_interval),
+            cleanup: cleanup::spawn(store, revoked, settings.cleanup_interval),
         })
     }
 

@@ -7,6 +7,7 @@ use leptos::prelude::LeptosOptions;
 
 use crate::auth::cookies::AuthCookies;
 use crate::auth::password::PasswordHasher;
+use crate::auth::revoked::RevokedSessions;
 use crate::auth::sessions::Sessions;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::TokenService;
@@ -23,4 +24,5 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     pub cookies: AuthCookies,
     pub throttle: Arc<LoginThrottle>,
+    pub revoked: Arc<RevokedSessions>,
 }

@@ -114,10 +114,10 @@ pub enum RotationOutcome {
 }
 
 /// Why a password change was or was not stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PasswordChange {
-    /// Stored, and every other session of the user revoked.
-    Changed,
+    /// Stored, and every other session of the user revoked: these.
+    Changed { revoked: Vec<Uuid> },
     /// The session making the change was revoked or ended meanwhile.
     SessionGone,
     /// Another request changed the password after the caller checked the
@@ -262,13 +262,13 @@ impl Store {
         dispatch!(self, s => s.revoke_session_of_user(user_id, session_id, now).await)
     }
 
-    /// Revokes every session of a user; returns how many were not revoked
-    /// before.
+    /// Revokes every session of a user; returns the ids of those that were
+    /// not revoked before.
     pub async fn revoke_all_sessions_of_user(
         &self,
         user_id: Uuid,
         now: DateTime<Utc>,
-    ) -> Result<u64> {
+    ) -> Result<Vec<Uuid>> {
         dispatch!(self, s => s.revoke_all_sessions_of_user(user_id, now).await)
     }
 
@@ -287,15 +287,27 @@ impl Store {
         dispatch!(self, s => s.change_password(user_id, keep_session, checked_hash, new_hash, now).await)
     }
 
-    /// Deletes what can no longer be used: expired refresh tokens, and
-    /// revoked or expired sessions with all their tokens. Rotated tokens
-    /// stay until they expire, so that their reuse is still recognised.
-    /// Returns the numbers of tokens and sessions deleted.
+    /// Deletes what can no longer be used: expired refresh tokens, expired
+    /// sessions, and sessions revoked at or before `revoked_before` (later
+    /// ones may still have an unexpired access token, which a restart must
+    /// go on refusing), sessions with all their tokens. Rotated tokens stay
+    /// until they expire, so that their reuse is still recognised. Returns
+    /// the numbers of tokens and sessions deleted.
     pub async fn delete_expired_sessions_and_tokens(
         &self,
         now: DateTime<Utc>,
+        revoked_before: DateTime<Utc>,
     ) -> Result<(u64, u64)> {
-        dispatch!(self, s => s.delete_expired_sessions_and_tokens(now).await)
+        dispatch!(self, s => s.delete_expired_sessions_and_tokens(now, revoked_before).await)
+    }
+
+    /// The sessions revoked after `since`, with their revocation times: read
+    /// at start into the in-memory revoked set.
+    pub async fn sessions_revoked_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
+        dispatch!(self, s => s.sessions_revoked_since(since).await)
     }
 
     /// Stores a new post of a user.
@@ -592,7 +604,7 @@ mod tests {
 
         // Assert
         assert_eq!(stale, PasswordChange::ChangedConcurrently);
-        assert_eq!(changed, PasswordChange::Changed);
+        assert!(matches!(changed, PasswordChange::Changed { .. }));
         assert_eq!(
             again,
             PasswordChange::ChangedConcurrently,

@@ -324,7 +324,7 @@ impl PostgresStore {
         &self,
         user_id: Uuid,
         now: DateTime<Utc>,
-    ) -> Result<u64> {
+    ) -> Result<Vec<Uuid>> {
         revoke_sessions_of_user_except(&mut *self.pool.acquire().await?, user_id, None, now).await
     }
 
@@ -370,24 +370,46 @@ impl PostgresStore {
         if changed == 0 {
             return Ok(PasswordChange::ChangedConcurrently);
         }
-        revoke_sessions_of_user_except(&mut tx, user_id, Some(keep_session), now).await?;
+        let revoked =
+            revoke_sessions_of_user_except(&mut tx, user_id, Some(keep_session), now).await?;
         tx.commit().await?;
-        Ok(PasswordChange::Changed)
+        Ok(PasswordChange::Changed { revoked })
+    }
+
+    #[tracing::instrument(name = "List recently revoked sessions", skip_all)]
+    pub async fn sessions_revoked_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
+        let rows = sqlx::query!(
+            r#"select id, revoked_at as "revoked_at!" from sessions where revoked_at > $1"#,
+            since
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.id, row.revoked_at))
+            .collect())
     }
 
     #[tracing::instrument(name = "Delete expired sessions and tokens", skip_all)]
     pub async fn delete_expired_sessions_and_tokens(
         &self,
         now: DateTime<Utc>,
+        revoked_before: DateTime<Utc>,
     ) -> Result<(u64, u64)> {
         let mut tx = self.pool.begin().await?;
         let tokens = sqlx::query!("delete from refresh_tokens where expires_at <= $1", now)
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        // The negation of `is_live`, in SQL because it deletes in bulk.
+        // The negation of `is_live`, in SQL because it deletes in bulk; but a
+        // revoked session stays while a token of it may be unexpired, so
+        // that a restart can read it back into the revoked set.
         let sessions = sqlx::query!(
-            "delete from sessions where revoked_at is not null or expires_at <= $1",
+            "delete from sessions where revoked_at <= $1 or expires_at <= $2",
+            revoked_before,
             now
         )
         .execute(&mut *tx)
@@ -566,21 +588,21 @@ async fn touch_session(
 }
 
 /// Revokes every session of a user not yet revoked, but `keep`; returns
-/// how many it revoked.
+/// the ids it revoked.
 async fn revoke_sessions_of_user_except(
     conn: &mut PgConnection,
     user_id: Uuid,
     keep: Option<Uuid>,
     now: DateTime<Utc>,
-) -> Result<u64> {
-    Ok(sqlx::query!(
+) -> Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar!(
         "update sessions set revoked_at = $1
-         where user_id = $2 and revoked_at is null and id is distinct from $3",
+         where user_id = $2 and revoked_at is null and id is distinct from $3
+         returning id",
         now,
         user_id,
         keep,
     )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected())
+    .fetch_all(&mut *conn)
+    .await?)
 }

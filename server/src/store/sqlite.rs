@@ -317,7 +317,7 @@ impl SqliteStore {
         &self,
         user_id: Uuid,
         now: DateTime<Utc>,
-    ) -> Result<u64> {
+    ) -> Result<Vec<Uuid>> {
         revoke_sessions_of_user_except(&mut *self.writer().await?, user_id, None, now).await
     }
 
@@ -349,24 +349,47 @@ impl SqliteStore {
         if changed == 0 {
             return Ok(PasswordChange::ChangedConcurrently);
         }
-        revoke_sessions_of_user_except(&mut tx, user_id, Some(keep_session), now).await?;
+        let revoked =
+            revoke_sessions_of_user_except(&mut tx, user_id, Some(keep_session), now).await?;
         tx.commit().await?;
-        Ok(PasswordChange::Changed)
+        Ok(PasswordChange::Changed { revoked })
+    }
+
+    #[tracing::instrument(name = "List recently revoked sessions", skip_all)]
+    pub async fn sessions_revoked_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
+        let rows = sqlx::query!(
+            r#"select id as "id: Uuid", revoked_at as "revoked_at!: DateTime<Utc>"
+               from sessions where revoked_at > ?"#,
+            since
+        )
+        .fetch_all(&mut *self.reader().await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.id, row.revoked_at))
+            .collect())
     }
 
     #[tracing::instrument(name = "Delete expired sessions and tokens", skip_all)]
     pub async fn delete_expired_sessions_and_tokens(
         &self,
         now: DateTime<Utc>,
+        revoked_before: DateTime<Utc>,
     ) -> Result<(u64, u64)> {
         let mut tx = self.write_transaction().await?;
         let tokens = sqlx::query!("delete from refresh_tokens where expires_at <= ?", now)
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        // The negation of `is_live`, in SQL because it deletes in bulk.
+        // The negation of `is_live`, in SQL because it deletes in bulk; but a
+        // revoked session stays while a token of it may be unexpired, so
+        // that a restart can read it back into the revoked set.
         let sessions = sqlx::query!(
-            "delete from sessions where revoked_at is not null or expires_at <= ?",
+            "delete from sessions where revoked_at <= ? or expires_at <= ?",
+            revoked_before,
             now
         )
         .execute(&mut *tx)
@@ -559,21 +582,21 @@ async fn touch_session(
 }
 
 /// Revokes every session of a user not yet revoked, but `keep`; returns
-/// how many it revoked.
+/// the ids it revoked.
 async fn revoke_sessions_of_user_except(
     conn: &mut SqliteConnection,
     user_id: Uuid,
     keep: Option<Uuid>,
     now: DateTime<Utc>,
-) -> Result<u64> {
-    Ok(sqlx::query!(
-        "update sessions set revoked_at = ?
-         where user_id = ? and revoked_at is null and id is not ?",
+) -> Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar!(
+        r#"update sessions set revoked_at = ?
+           where user_id = ? and revoked_at is null and id is not ?
+           returning id as "id: Uuid""#,
         now,
         user_id,
         keep,
     )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected())
+    .fetch_all(&mut *conn)
+    .await?)
 }

@@ -20,4 +20,5 @@ mod posts;
 mod refresh;
 mod register;
 mod restart;
+mod revocation;
 mod sessions;
