@@ -143,6 +143,10 @@ pub enum ErrorCode {
     PayloadTooLarge,
     UnsupportedMediaType,
     CrossOriginRequest,
+    /// The request was not answered within the server's time limit.
+    RequestTimeout,
+    /// The server is too busy to check a password now; retry after `Retry-After`.
+    ServerBusy,
     Internal,
     /// A code this build does not know yet; clients treat it as a generic failure.
     #[serde(other)]

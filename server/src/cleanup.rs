@@ -2,26 +2,66 @@
 //! so the tables hold only what can still be used (or recognised as reused).
 //! A revoked session is kept while an access token of it may be unexpired,
 //! so that a restart reads it back into the revoked set.
+//!
+//! It deletes in batches of [`BATCH`] rows, each its own short statement on
+//! indexed columns, so a login or refresh waits behind one batch at most,
+//! never behind the whole sweep.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::auth::revoked::RevokedSessions;
 use crate::store::Store;
 
-/// Runs [`run_once`] every `interval`, first right at start. Errors are
-/// logged and the task keeps going.
+/// Rows deleted per statement.
+pub const BATCH: u32 = 500;
+
+/// What tells the sweeper to sweep again: a timer in the server, a channel
+/// in tests (so they need not wait for time to pass).
+pub trait Ticks: Send + 'static {
+    /// Waits for the next tick; `false` when there will be none.
+    fn next(&mut self) -> impl Future<Output = bool> + Send;
+}
+
+impl Ticks for tokio::time::Interval {
+    async fn next(&mut self) -> bool {
+        self.tick().await;
+        true
+    }
+}
+
+impl Ticks for mpsc::Receiver<()> {
+    async fn next(&mut self) -> bool {
+        self.recv().await.is_some()
+    }
+}
+
+/// Sweeps at start and then every `interval`.
 pub fn spawn(store: Store, revoked: Arc<RevokedSessions>, interval: Duration) -> JoinHandle<()> {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    spawn_on(store, revoked, ticks)
+}
+
+/// Sweeps at start and then on every tick, until the ticks end. Errors are
+/// logged and the task keeps going.
+pub fn spawn_on(
+    store: Store,
+    revoked: Arc<RevokedSessions>,
+    mut ticks: impl Ticks,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticks.tick().await;
             if let Err(error) = run_once(&store, &revoked).await {
                 tracing::error!(error = ?error, "cleanup of expired sessions failed");
+            }
+            if !ticks.next().await {
+                break;
             }
         }
     })
@@ -33,9 +73,27 @@ pub async fn run_once(
     revoked: &RevokedSessions,
 ) -> crate::error::Result<(u64, u64)> {
     let now = Utc::now();
-    let (tokens, sessions) = store
-        .delete_expired_sessions_and_tokens(now, revoked.window_start(now))
-        .await?;
+    let revoked_before = revoked.window_start(now);
+    let mut tokens = 0;
+    loop {
+        let deleted = store.delete_expired_tokens(now, BATCH).await?;
+        tokens += deleted;
+        if deleted < u64::from(BATCH) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let mut sessions = 0;
+    loop {
+        let deleted = store
+            .delete_dead_sessions(now, revoked_before, BATCH)
+            .await?;
+        sessions += deleted;
+        if deleted < u64::from(BATCH) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
     if tokens + sessions > 0 {
         tracing::info!(tokens, sessions, "deleted expired sessions and tokens");
     }
@@ -48,11 +106,12 @@ mod tests {
     use chrono::{DateTime, Duration};
     use uuid::Uuid;
 
+    use sqlx::SqlitePool;
+
     use super::*;
     use crate::auth::tokens::RefreshToken;
     use crate::config::DatabaseUrl;
     use crate::store::NewSession;
-    use sqlx::SqlitePool;
 
     fn session(user_id: Uuid, created_at: DateTime<Utc>, lifetime: Duration) -> NewSession {
         NewSession {
@@ -143,8 +202,29 @@ mod tests {
         assert!(remaining.is_some());
     }
 
+    async fn session_exists(pool: &SqlitePool, id: Uuid) -> bool {
+        sqlx::query_scalar::<_, i64>("select count(*) from sessions where id = ?")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            > 0
+    }
+
+    /// Waits (up to 10 s) for a session to be swept.
+    async fn swept(pool: &SqlitePool, id: Uuid) -> bool {
+        for _ in 0..1_000 {
+            if !session_exists(pool, id).await {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        false
+    }
+
     #[tokio::test]
-    async fn the_task_sweeps_at_start_and_then_on_its_interval() {
+    async fn the_task_sweeps_at_start_and_again_on_each_tick() {
+        // Arrange: an expired session for the start-up sweep.
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
         let store = Store::connect(&DatabaseUrl::Sqlite(url.clone()))
@@ -157,20 +237,58 @@ mod tests {
             email: "ada@example.com".into(),
             created_at: now,
         };
-        let old = session(user.id, now - Duration::days(2), Duration::days(1));
+        let first = session(user.id, now - Duration::days(2), Duration::days(1));
         store
-            .create_user_with_session(&user, "hash", &old)
+            .create_user_with_session(&user, "hash", &first)
+            .await
+            .unwrap();
+        let (tick, ticks) = mpsc::channel(1);
+        let task = spawn_on(store.clone(), Arc::new(revoked_within_15_minutes()), ticks);
+        assert!(swept(&pool, first.id).await, "swept at start");
+
+        // Act: another one, which only a later sweep can find.
+        let second = session(user.id, now - Duration::days(2), Duration::days(1));
+        store.create_session(&second).await.unwrap();
+        let before_tick = session_exists(&pool, second.id).await;
+        tick.send(()).await.unwrap();
+
+        // Assert
+        assert!(before_tick, "nothing sweeps between ticks");
+        assert!(swept(&pool, second.id).await, "swept on the tick");
+        drop(tick);
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_sweep_larger_than_a_batch_deletes_everything_in_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let store = Store::connect(&DatabaseUrl::Sqlite(url.clone()))
+            .await
+            .unwrap();
+        let pool = SqlitePool::connect(&url).await.unwrap();
+        let now = Utc::now();
+        let user = User {
+            id: Uuid::new_v4(),
+            email: "ada@example.com".into(),
+            created_at: now,
+        };
+        let live = session(user.id, now, Duration::days(1));
+        store
+            .create_user_with_session(&user, "hash", &live)
+            .await
+            .unwrap();
+        let dead = u64::from(BATCH) * 2 + 7;
+        for _ in 0..dead {
+            let old = session(user.id, now - Duration::days(2), Duration::days(1));
+            store.create_session(&old).await.unwrap();
+        }
+
+        let (_, sessions) = run_once(&store, &revoked_within_15_minutes())
             .await
             .unwrap();
 
-        let task = spawn(
-            store.clone(),
-            Arc::new(revoked_within_15_minutes()),
-            std::time::Duration::from_millis(50),
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        task.abort();
-
-        assert_eq!(count(&pool, "sessions").await, 0);
+        assert_eq!(sessions, dead);
+        assert_eq!(count(&pool, "sessions").await, 1);
     }
 }

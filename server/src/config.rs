@@ -9,9 +9,12 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::client_addr::TrustedProxies;
+
 /// Everything the server can be configured with. The names of the
 /// environment variables are part of `docs/contract.md`, except `DATA_DIR`,
-/// `JWT_SECRET` and `CLEANUP_INTERVAL_SECS`, which are ours.
+/// `JWT_SECRET`, `CLEANUP_INTERVAL_SECS`, `UNKNOWN_REFRESH_MAX_PER_WINDOW`
+/// and the three timeouts, which are ours.
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// `DATA_DIR`: the data folder, holding the default database and the
@@ -36,8 +39,33 @@ pub struct Settings {
     pub cookie_secure: bool,
     /// `LOGIN_MAX_FAILURES`, default 10.
     pub login_max_failures: u32,
-    /// `LOGIN_FAILURE_WINDOW_SECS`, default 300.
+    /// `LOGIN_FAILURE_WINDOW_SECS`, default 300: also the window of the
+    /// registration and unknown-refresh limits.
     pub login_failure_window: Duration,
+    /// `REGISTER_MAX_PER_WINDOW`, default 20: registrations per client
+    /// address in the window.
+    pub register_max_per_window: u32,
+    /// `UNKNOWN_REFRESH_MAX_PER_WINDOW`, default 100: refreshes presenting a
+    /// token the server does not know, per client address in the window.
+    pub unknown_refresh_max_per_window: u32,
+    /// `MAX_SESSIONS_PER_USER`, default 50: a login past it revokes the
+    /// user's least recently used session.
+    pub max_sessions_per_user: u32,
+    /// `TRUSTED_PROXIES`: addresses and CIDR blocks whose `X-Forwarded-For`
+    /// is believed; default none (the TCP peer is the client).
+    pub trusted_proxies: TrustedProxies,
+    /// `PUBLIC_ORIGIN`, e.g. `https://app.example.com`: the origin the CSRF
+    /// check accepts; unset, it accepts the request's own `Host`.
+    pub public_origin: Option<String>,
+    /// `HEADER_READ_TIMEOUT_SECS`, default 10: a client that has not sent a
+    /// whole request head by then is disconnected.
+    pub header_read_timeout: Duration,
+    /// `REQUEST_TIMEOUT_SECS`, default 30: a request not answered by then
+    /// gets `503` (slow body uploads included).
+    pub request_timeout: Duration,
+    /// `SHUTDOWN_TIMEOUT_SECS`, default 10: how long a graceful shutdown
+    /// waits for requests in flight before closing their connections.
+    pub shutdown_timeout: Duration,
     /// `CLEANUP_INTERVAL_SECS`, default 3600: how often expired and revoked
     /// sessions and tokens are deleted.
     pub cleanup_interval: Duration,
@@ -57,6 +85,23 @@ impl Secret {
 
     pub fn expose(&self) -> &[u8] {
         &self.0
+    }
+
+    /// Why this key must not be used as an HMAC key, if it must not: under
+    /// [`Settings::MIN_SECRET_BYTES`], or one byte repeated (`aaaa…`, all
+    /// zeros), which no generator produces and anyone would guess first.
+    pub fn weakness(&self) -> Option<String> {
+        let len = self.0.len();
+        if len < Settings::MIN_SECRET_BYTES {
+            return Some(format!(
+                "an HMAC key needs at least {} bytes and this one has {len}",
+                Settings::MIN_SECRET_BYTES
+            ));
+        }
+        if self.0.iter().all(|b| *b == self.0[0]) {
+            return Some("it is one byte repeated".to_owned());
+        }
+        None
     }
 }
 
@@ -136,16 +181,12 @@ pub enum ConfigError {
          or a postgres:// or postgresql:// URL (PostgreSQL), but {problem}"
     )]
     DatabaseUrl { problem: String },
-    /// A configured key too short to be safe; the server refuses to start.
+    /// A configured key too weak to be safe; the server refuses to start.
     #[error(
-        "{name} is too weak: an HMAC key needs at least {min} bytes and this one has {len}. \
-         Use a long random value, or unset it and the server keeps its own key in the data folder"
+        "{name} is too weak: {why}. Use a long random value (e.g. `openssl rand -base64 48`), \
+         or unset it and the server keeps its own key in the data folder"
     )]
-    WeakKey {
-        name: &'static str,
-        min: usize,
-        len: usize,
-    },
+    WeakKey { name: &'static str, why: String },
 }
 
 impl Settings {
@@ -196,18 +237,38 @@ impl Settings {
             None => !cfg!(debug_assertions),
         };
         let jwt_secret = match lookup("JWT_SECRET") {
-            Some(value) if value.len() < Self::MIN_SECRET_BYTES => {
-                return Err(ConfigError::WeakKey {
-                    name: "JWT_SECRET",
-                    min: Self::MIN_SECRET_BYTES,
-                    len: value.len(),
-                });
+            Some(value) => {
+                let secret = Secret::new(value.into_bytes());
+                if let Some(why) = secret.weakness() {
+                    return Err(ConfigError::WeakKey {
+                        name: "JWT_SECRET",
+                        why,
+                    });
+                }
+                Some(secret)
             }
-            Some(value) => Some(Secret::new(value.into_bytes())),
             None => None,
         };
-        let login_max_failures =
-            parse_number("LOGIN_MAX_FAILURES", var("LOGIN_MAX_FAILURES"), 10, 1)?;
+        let count = |name: &'static str, default: u64| -> Result<u32, ConfigError> {
+            parse_number(name, var(name), default, 1).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+        };
+        let trusted_proxies = match var("TRUSTED_PROXIES") {
+            Some(value) => TrustedProxies::parse(&value).map_err(|_| ConfigError::Invalid {
+                name: "TRUSTED_PROXIES",
+                expected: "comma-separated IP addresses or CIDR blocks, like 10.0.0.0/8,::1",
+                value,
+            })?,
+            None => TrustedProxies::default(),
+        };
+        let public_origin = var("PUBLIC_ORIGIN")
+            .map(|value| {
+                parse_origin(&value).ok_or(ConfigError::Invalid {
+                    name: "PUBLIC_ORIGIN",
+                    expected: "an origin like https://app.example.com (scheme and host, no path)",
+                    value,
+                })
+            })
+            .transpose()?;
 
         Ok(Self {
             database_url,
@@ -223,8 +284,16 @@ impl Settings {
             )?),
             token_leeway: Duration::from_secs(token_leeway),
             cookie_secure,
-            login_max_failures: u32::try_from(login_max_failures).unwrap_or(u32::MAX),
+            login_max_failures: count("LOGIN_MAX_FAILURES", 10)?,
             login_failure_window: secs("LOGIN_FAILURE_WINDOW_SECS", 300)?,
+            register_max_per_window: count("REGISTER_MAX_PER_WINDOW", 20)?,
+            unknown_refresh_max_per_window: count("UNKNOWN_REFRESH_MAX_PER_WINDOW", 100)?,
+            max_sessions_per_user: count("MAX_SESSIONS_PER_USER", 50)?,
+            trusted_proxies,
+            public_origin,
+            header_read_timeout: secs("HEADER_READ_TIMEOUT_SECS", 10)?,
+            request_timeout: secs("REQUEST_TIMEOUT_SECS", 30)?,
+            shutdown_timeout: secs("SHUTDOWN_TIMEOUT_SECS", 10)?,
             cleanup_interval: secs("CLEANUP_INTERVAL_SECS", 3600)?,
             jwt_secret,
             data_dir,
@@ -265,6 +334,20 @@ fn parse_number(
             value,
         }),
     }
+}
+
+/// `https://App.Example.com:8443/` → `https://app.example.com:8443`;
+/// `None` for anything with a path, a query, user info or another scheme.
+fn parse_origin(value: &str) -> Option<String> {
+    let value = value.trim();
+    let (scheme, rest) = value.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    let ok = matches!(scheme.as_str(), "http" | "https")
+        && !authority.is_empty()
+        && !authority.contains(['/', '?', '#', '@'])
+        && !authority.chars().any(char::is_whitespace);
+    ok.then(|| format!("{scheme}://{}", authority.to_ascii_lowercase()))
 }
 
 fn parse_bool(name: &'static str, value: String) -> Result<bool, ConfigError> {
@@ -312,6 +395,13 @@ mod tests {
         assert_eq!(settings.login_failure_window, Duration::from_secs(300));
         assert!(settings.jwt_secret.is_none());
         assert_eq!(settings.key_file(), PathBuf::from("data/jwt_secret"));
+        assert_eq!(settings.register_max_per_window, 20);
+        assert_eq!(settings.max_sessions_per_user, 50);
+        assert!(settings.trusted_proxies.is_empty());
+        assert_eq!(settings.public_origin, None);
+        assert_eq!(settings.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(settings.request_timeout, Duration::from_secs(30));
+        assert_eq!(settings.shutdown_timeout, Duration::from_secs(10));
     }
 
     #[test]
@@ -349,6 +439,9 @@ mod tests {
             "ACCESS_TOKEN_TTL_SECS",
             "LOGIN_MAX_FAILURES",
             "SESSION_MAX_AGE_SECS",
+            "REGISTER_MAX_PER_WINDOW",
+            "MAX_SESSIONS_PER_USER",
+            "HEADER_READ_TIMEOUT_SECS",
         ] {
             for value in ["abc", "-1", "0", "1e3", "99999999999999999999"] {
                 let error = settings_from(&[(name, value)]).unwrap_err();
@@ -369,8 +462,44 @@ mod tests {
     }
 
     #[test]
+    fn a_signing_key_of_one_repeated_byte_is_refused_naming_its_variable() {
+        for key in ["a".repeat(32), "\u{0}".repeat(64)] {
+            let error = settings_from(&[("JWT_SECRET", key.as_str())]).unwrap_err();
+            let message = error.to_string();
+            assert!(
+                message.contains("JWT_SECRET") && message.contains("repeated"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn proxies_and_the_public_origin_are_checked_naming_their_variable() {
+        let settings = settings_from(&[
+            ("TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+            ("PUBLIC_ORIGIN", "HTTPS://App.Example.com/"),
+        ])
+        .unwrap();
+        assert!(!settings.trusted_proxies.is_empty());
+        assert_eq!(
+            settings.public_origin.as_deref(),
+            Some("https://app.example.com")
+        );
+
+        for (name, value) in [
+            ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
+            ("PUBLIC_ORIGIN", "app.example.com"),
+            ("PUBLIC_ORIGIN", "https://app.example.com/login"),
+            ("PUBLIC_ORIGIN", "ftp://app.example.com"),
+        ] {
+            let error = settings_from(&[(name, value)]).unwrap_err();
+            assert!(error.to_string().contains(name), "{error}");
+        }
+    }
+
+    #[test]
     fn a_long_enough_signing_key_is_kept_and_never_printed() {
-        let key = "k".repeat(32);
+        let key = "kl".repeat(16);
         let settings = settings_from(&[("JWT_SECRET", key.as_str())]).unwrap();
         assert_eq!(
             settings.jwt_secret.as_ref().unwrap().expose(),

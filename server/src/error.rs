@@ -72,6 +72,13 @@ pub enum Error {
     /// 404 `not_found`.
     #[error("Nothing here.")]
     NotFound,
+    /// 408 `request_timeout`: not answered within `REQUEST_TIMEOUT_SECS`.
+    #[error("The request took too long. Try again.")]
+    RequestTimeout,
+    /// 503 `server_busy`, with `Retry-After`: too many passwords are
+    /// waiting to be hashed.
+    #[error("The server is busy. Try again in a moment.")]
+    ServerBusy { retry_after: Duration },
     /// 405 `method_not_allowed`.
     #[error("This method is not allowed here.")]
     MethodNotAllowed,
@@ -102,6 +109,8 @@ impl Error {
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::CrossOriginRequest => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::ServerBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -125,6 +134,8 @@ impl Error {
             Self::InvalidRefreshToken => ErrorCode::InvalidRefreshToken,
             Self::CrossOriginRequest => ErrorCode::CrossOriginRequest,
             Self::NotFound => ErrorCode::NotFound,
+            Self::RequestTimeout => ErrorCode::RequestTimeout,
+            Self::ServerBusy { .. } => ErrorCode::ServerBusy,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::Database(_) | Self::Internal(_) => ErrorCode::Internal,
         }
@@ -150,7 +161,7 @@ impl Error {
     /// Internal errors are logged here, once, and hidden.
     pub fn to_api_error(&self) -> (StatusCode, ApiError) {
         let status = self.status_code();
-        let message = if status.is_server_error() {
+        let message = if matches!(self, Self::Database(_) | Self::Internal(_)) {
             tracing::error!(error = ?self, "request failed");
             "Something went wrong on our side. Try again later.".to_owned()
         } else {
@@ -172,7 +183,7 @@ impl IntoResponse for Error {
                     HeaderValue::from_static(TOKEN_EXPIRED_CHALLENGE),
                 );
             }
-            Self::RateLimited { retry_after } => {
+            Self::RateLimited { retry_after } | Self::ServerBusy { retry_after } => {
                 // Round up: retrying a fraction of a second early would fail.
                 let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));

@@ -7,11 +7,13 @@ pub mod assets;
 pub mod auth;
 /// Deleting expired and revoked sessions in the background.
 pub mod cleanup;
+/// The client's address, behind trusted proxies or not.
+pub mod client_addr;
 /// Settings from the environment.
 pub mod config;
 /// The error type and its JSON bodies.
 pub mod error;
-/// Guards shared by the JSON routes: origin check and body size.
+/// Guards shared by the JSON routes (origin check, body size), the request time limit, security headers.
 pub mod middleware;
 /// Pages rendered for who is really asking, with their data.
 pub mod pages;

@@ -10,9 +10,12 @@ use app::model::{Post, SessionInfo, User};
 use chrono::Utc;
 use uuid::Uuid;
 
+use std::time::Instant;
+
+use crate::auth::device::Device;
 use crate::auth::extractor::AuthUser;
 use crate::auth::sessions::IssuedTokens;
-use crate::auth::throttle::ThrottleKey;
+use crate::auth::throttle::{ThrottleKey, login_keys};
 use crate::auth::tokens::RefreshToken;
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -54,17 +57,34 @@ pub async fn live_session(state: &AppState, auth: AuthUser) -> Result<LiveSessio
     })
 }
 
-/// A new account and its first session, stored together.
+/// A new account and its first session, stored together. Registrations
+/// are limited per client address (`REGISTER_MAX_PER_WINDOW`): each costs
+/// a hash.
 #[tracing::instrument(name = "Register", skip_all)]
 pub async fn register(
     state: &AppState,
+    client: Option<IpAddr>,
     email: &str,
     password: &str,
     user_agent: Option<String>,
 ) -> Result<SignedIn> {
     let email = Email::parse(email)?;
     let password = Password::parse(password)?;
-    let password_hash = state.passwords.hash(password).await?;
+    let address: Vec<_> = client.map(ThrottleKey::address).into_iter().collect();
+    let attempt = state
+        .throttle
+        .registrations
+        .begin(&address, Instant::now())
+        .map_err(|retry_after| Error::RateLimited { retry_after })?;
+    let password_hash = match state.passwords.hash(password).await {
+        // Refused before any hashing: not counted.
+        Err(busy @ Error::ServerBusy { .. }) => {
+            attempt.take_back();
+            return Err(busy);
+        }
+        hashed => hashed?,
+    };
+    drop(attempt);
     let now = Utc::now();
     let user = User {
         id: Uuid::new_v4(),
@@ -79,28 +99,37 @@ pub async fn register(
     Ok(SignedIn { user, tokens })
 }
 
-/// Checks the password (throttled per account and per address) and starts
-/// a session.
+/// Checks the password and starts a session. Failures are limited per
+/// client address, and per account, except for a `device` that has signed
+/// in to this account before: it is limited on its own failures, so an
+/// attacker cannot lock the owner out (see `auth::device`). Past
+/// `MAX_SESSIONS_PER_USER`, the user's least recently used session goes.
 #[tracing::instrument(name = "Log in", skip_all)]
 pub async fn login(
     state: &AppState,
-    peer: Option<IpAddr>,
+    client: Option<IpAddr>,
+    device: Option<Device>,
     email: &str,
     password: String,
     user_agent: Option<String>,
 ) -> Result<SignedIn> {
     let parsed = Email::parse(email).ok();
-    let mut keys = vec![ThrottleKey::account(email)];
-    keys.extend(peer.map(ThrottleKey::address));
+    let remembered = device.and_then(|device| state.devices.remembers(device, email));
+    let keys = login_keys(client, email, remembered);
     let attempt = state
         .throttle
-        .begin(keys)
+        .logins
+        .begin(&keys, Instant::now())
         .map_err(|retry_after| Error::RateLimited { retry_after })?;
+    if !settable_length(&password) {
+        // Wrong for every account, so not a guess, and never hashed: not
+        // counted.
+        attempt.take_back();
+        return Err(Error::InvalidCredentials);
+    }
 
     // An implausible email cannot have an account, but it is checked against
-    // the dummy hash all the same so that every failure takes as long. A
-    // password longer than any that can be set is wrong for every account,
-    // so it is not hashed at all.
+    // the dummy hash all the same so that every failure takes as long.
     let stored = match &parsed {
         Some(email) => {
             state
@@ -111,16 +140,26 @@ pub async fn login(
         None => None,
     };
     let (user, hash) = stored.map_or((None, None), |s| (Some(s.user), Some(s.password_hash)));
-    let verified = settable_length(&password) && state.passwords.verify(password, hash).await?;
+    let verified = match state.passwords.verify(password, hash).await {
+        // Refused before any hashing: not a guess, so not counted.
+        Err(busy @ Error::ServerBusy { .. }) => {
+            attempt.take_back();
+            return Err(busy);
+        }
+        verified => verified?,
+    };
     let Some(user) = user.filter(|_| verified) else {
         return Err(Error::InvalidCredentials);
     };
     attempt.succeeded();
 
-    let tokens = state
-        .sessions
-        .start(user.id, user_agent, Utc::now())
+    let now = Utc::now();
+    let tokens = state.sessions.start(user.id, user_agent, now).await?;
+    let beyond_the_cap = state
+        .store
+        .revoke_sessions_beyond(user.id, state.max_sessions_per_user, now)
         .await?;
+    state.revoked.insert(beyond_the_cap, now);
     Ok(SignedIn { user, tokens })
 }
 
@@ -196,15 +235,15 @@ pub async fn revoke_session(state: &AppState, session: &LiveSession, id: &str) -
 }
 
 /// Changes the password and, in the same transaction, revokes every other
-/// session of the user. Wrong current passwords count towards the login
-/// throttle of the account and the address, like failed logins: a stolen
-/// access token must not become a way to guess the password. The session's
-/// liveness is part of the first read.
+/// session of the user. Wrong current passwords are limited per session
+/// (`LOGIN_MAX_FAILURES` in the window), so a stolen access token does not
+/// become a way to guess the password, and other people's failed logins
+/// never refuse the owner's change. The session's liveness is part of the
+/// first read.
 #[tracing::instrument(name = "Change password", skip_all)]
 pub async fn change_password(
     state: &AppState,
     auth: AuthUser,
-    peer: Option<IpAddr>,
     current_password: String,
     new_password: &str,
 ) -> Result<()> {
@@ -220,17 +259,23 @@ pub async fn change_password(
     let new_password = Password::parse(new_password)
         .map_err(|e| Error::WeakPassword(format!("New password: {e}")))?;
 
-    let mut keys = vec![ThrottleKey::account(&stored.user.email)];
-    keys.extend(peer.map(ThrottleKey::address));
     let attempt = state
         .throttle
-        .begin(keys)
+        .logins
+        .begin(&[ThrottleKey::Session(auth.session_id)], Instant::now())
         .map_err(|retry_after| Error::RateLimited { retry_after })?;
     let verified = settable_length(&current_password)
-        && state
+        && match state
             .passwords
             .verify(current_password, Some(stored.password_hash.clone()))
-            .await?;
+            .await
+        {
+            Err(busy @ Error::ServerBusy { .. }) => {
+                attempt.take_back();
+                return Err(busy);
+            }
+            verified => verified?,
+        };
     if !verified {
         return Err(Error::InvalidCredentials);
     }

@@ -1,37 +1,45 @@
 //! Builds the application from its settings and runs it. The binary and the
 //! integration tests start the server through exactly this code.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use app::{App, shell};
-use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request, header};
 use axum::middleware;
 use axum::response::Response;
+use axum::{Extension, Router};
 use chrono::Utc;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
+use tower::Service as _;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::cookies::AuthCookies;
+use crate::auth::device::DeviceCookies;
 use crate::auth::password::PasswordHasher;
 use crate::auth::revoked::RevokedSessions;
 use crate::auth::sessions::Sessions;
-use crate::auth::throttle::LoginThrottle;
+use crate::auth::throttle::{Limiter, Throttles};
 use crate::auth::tokens::TokenService;
+use crate::client_addr::resolve_client_address;
 use crate::config::Settings;
 use crate::error::{method_not_allowed, not_found, panic_response};
 use crate::middleware::{
-    BODY_LIMIT_BYTES, reject_cross_origin, reject_oversized_body, security_headers,
+    BODY_LIMIT_BYTES, OriginPolicy, limit_request_time, reject_cross_origin, reject_oversized_body,
+    security_headers,
 };
 use crate::pages::{provide_page_context, tell_the_truth};
 use crate::state::AppState;
@@ -44,6 +52,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     cleanup: JoinHandle<()>,
+    header_read_timeout: Duration,
+    shutdown_timeout: Duration,
 }
 
 impl Application {
@@ -55,6 +65,7 @@ impl Application {
             Some(secret) => secret.clone(),
             None => auth::keys::load_or_create(&settings.key_file())?,
         };
+        let window = settings.login_failure_window;
         let store = Store::connect(&settings.database_url).await?;
 
         let tokens = Arc::new(TokenService::new(
@@ -91,18 +102,43 @@ impl Application {
                 secure: settings.cookie_secure,
                 refresh_ttl: settings.refresh_token_ttl,
             },
-            throttle: Arc::new(LoginThrottle::new(
-                settings.login_max_failures,
-                settings.login_failure_window,
-            )),
+            throttle: Arc::new(Throttles {
+                logins: Limiter::new(settings.login_max_failures, window, Throttles::LOGIN_KEYS),
+                registrations: Limiter::new(
+                    settings.register_max_per_window,
+                    window,
+                    Throttles::ADDRESS_KEYS,
+                ),
+                unknown_refreshes: Limiter::new(
+                    settings.unknown_refresh_max_per_window,
+                    window,
+                    Throttles::ADDRESS_KEYS,
+                ),
+            }),
+            devices: DeviceCookies::new(&secret, settings.cookie_secure),
+            max_sessions_per_user: settings.max_sessions_per_user,
+            origin_policy: Arc::new(OriginPolicy {
+                public_origin: settings.public_origin.clone(),
+            }),
             store: store.clone(),
             revoked: Arc::clone(&revoked),
         };
         let listener = TcpListener::bind(settings.site_addr).await?;
+        let proxies = Arc::new(settings.trusted_proxies.clone());
+        let router = router(state)
+            .layer(middleware::from_fn_with_state(
+                settings.request_timeout,
+                limit_request_time,
+            ))
+            .layer(middleware::from_fn(move |request, next| {
+                resolve_client_address(Arc::clone(&proxies), request, next)
+            }));
         Ok(Self {
             listener,
-            router: router(state),
+            router,
             cleanup: cleanup::spawn(store, revoked, settings.cleanup_interval),
+            header_read_timeout: settings.header_read_timeout,
+            shutdown_timeout: settings.shutdown_timeout,
         })
     }
 
@@ -115,21 +151,74 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `shutdown` completes; tests use it to restart a server.
+    /// Serves until `shutdown` completes (tests use it to restart a
+    /// server), then stops accepting, lets requests in flight finish for up
+    /// to `SHUTDOWN_TIMEOUT_SECS`, and closes whatever is still open.
+    ///
+    /// Connections are served by hyper's own HTTP/1 server with a timer, not
+    /// `axum::serve`, which installs none: without a timer hyper's
+    /// header-read timeout never fires, and a client trickling its headers
+    /// one byte at a time keeps a connection (and its memory) forever.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!("listening on http://{}", self.local_addr()?);
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let mut make_service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout);
+        let graceful = GracefulShutdown::new();
+        let mut connections = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors, or a connection reset
+                        // before it was accepted: not fatal, but do not spin.
+                        tracing::warn!(%error, "could not accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let service = make_service
+                .call(peer)
+                .await
+                .unwrap_or_else(|never: Infallible| match never {});
+            let connection =
+                http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            let connection = graceful.watch(connection);
+            connections.spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%error, "connection ended with an error");
+                }
+            });
+            // Reap finished connections so the set holds only open ones.
+            while connections.try_join_next().is_some() {}
+        }
+        drop(self.listener);
+        tracing::info!(
+            open = connections.len(),
+            "stopped accepting; finishing requests in flight"
+        );
+        if tokio::time::timeout(self.shutdown_timeout, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = connections.len(),
+                "requests still running at the shutdown timeout; closing their connections"
+            );
+        }
+        connections.shutdown().await;
         self.cleanup.abort();
-        Ok(served?)
+        Ok(())
     }
 }
 
@@ -160,7 +249,9 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health::router())
         .merge(pages)
         .fallback_service(assets::router(state.clone()))
-        .layer(CatchPanicLayer::custom(panic_response));
+        .layer(CatchPanicLayer::custom(panic_response))
+        // What the CSRF guards of the JSON API and the forms judge by.
+        .layer(Extension(Arc::clone(&state.origin_policy)));
     // Outside the panic catcher, so that a 500 carries them too.
     security_headers(app, https)
         // One line per request: method, path, status and latency. Never the

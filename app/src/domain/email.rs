@@ -1,11 +1,13 @@
 use std::fmt;
 
-/// A plausible email address, trimmed and lower-cased, so that
-/// `" Ada@Example.COM "` and `"ada@example.com"` are one account.
+/// A plausible email address, trimmed, lower-cased and in Unicode NFC, so
+/// that `" Ada@Example.COM "` and `"ada@example.com"` are one account, and
+/// so are `é` typed as one character and as `e` plus an accent.
 ///
 /// "Plausible" is deliberately loose: one `@`, a non-empty local part, a
-/// dotted domain of non-empty labels, no spaces or control characters, and
-/// the lengths RFC 5321 allows. Whether the address exists is not ours to know.
+/// dotted domain of non-empty labels, no spaces, control or invisible
+/// characters (which would make look-alike accounts), and the lengths RFC
+/// 5321 allows. Whether the address exists is not ours to know.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
@@ -20,8 +22,18 @@ impl Email {
     const MAX_LOCAL_LEN: usize = 64;
 
     pub fn parse(raw: &str) -> Result<Self, InvalidEmail> {
-        let email = raw.trim().to_lowercase();
-        if email.len() > Self::MAX_LEN || email.chars().any(|c| c.is_whitespace() || c.is_control())
+        let trimmed = raw.trim();
+        // Checked before normalising: NFC of an overlong input is wasted work.
+        if trimmed.len() > Self::MAX_LEN * 4 {
+            return Err(InvalidEmail);
+        }
+        let email = icu_normalizer::ComposingNormalizerBorrowed::new_nfc()
+            .normalize(&trimmed.to_lowercase())
+            .into_owned();
+        if email.len() > Self::MAX_LEN
+            || email
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c))
         {
             return Err(InvalidEmail);
         }
@@ -40,6 +52,32 @@ impl Email {
     pub fn into_inner(self) -> String {
         self.0
     }
+}
+
+/// Characters that show nothing (or only steer the text's direction), so
+/// two addresses differing by them look identical: zero-width spaces and
+/// joiners, the word joiner and invisible operators, the byte-order mark,
+/// the soft hyphen, bidirectional controls, variation selectors and tags.
+/// (Control characters and spaces are refused separately.)
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 impl AsRef<str> for Email {
@@ -83,9 +121,23 @@ mod tests {
             "ada@example..com",
             "ada@-example.com",
             "a\u{0}da@example.com",
+            "ada\u{200b}@example.com",
+            "ada@exam\u{200d}ple.com",
+            "\u{feff}ada@example.com",
+            "ada\u{202e}@example.com",
+            "ada\u{ad}@example.com",
+            "ada\u{fe0f}@example.com",
         ] {
             assert_eq!(Email::parse(raw), Err(InvalidEmail), "{raw:?}");
         }
+    }
+
+    #[test]
+    fn composed_and_decomposed_spellings_are_one_address() {
+        let composed = Email::parse("Jos\u{e9}@Example.com").unwrap();
+        let decomposed = Email::parse("jose\u{301}@example.com").unwrap();
+        assert_eq!(composed, decomposed);
+        assert_eq!(composed.as_ref(), "jos\u{e9}@example.com");
     }
 
     #[test]

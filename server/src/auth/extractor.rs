@@ -4,10 +4,9 @@
 //! and the user agent. Pages decide who they are for in `crate::pages`.
 
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts};
 use axum_extra::extract::CookieJar;
 use http::request::Parts;
 use uuid::Uuid;
@@ -59,23 +58,9 @@ where
     }
 }
 
-/// The TCP peer's address, when the server runs with connect info (it
-/// always does; a router driven in-process has none). Never rejects.
-#[derive(Clone, Copy, Debug)]
-pub struct PeerAddress(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for PeerAddress {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(peer)| peer.ip()),
-        ))
-    }
-}
+/// The client's address (the TCP peer, or behind `TRUSTED_PROXIES` the
+/// address they forwarded); the old name of [`ClientAddress`].
+pub use crate::client_addr::ClientAddress as PeerAddress;
 
 /// An [`AuthUser`] whose session is live, checked with one read: what
 /// `/auth/me` and the account endpoints need, so that a token kept after

@@ -4,6 +4,9 @@
 
 /// The two auth cookies and their attributes.
 pub mod cookies;
+/// The signed device cookie that keeps a person's own devices out of
+/// their account's lockout.
+pub mod device;
 /// Who is asking: `AuthUser` for the API, `LiveUser` for the account.
 pub mod extractor;
 /// The signing key generated in the data folder when none is configured.
@@ -14,7 +17,7 @@ pub mod password;
 pub mod revoked;
 /// Start, refresh (rotation, grace, reuse detection) and end of sessions.
 pub mod sessions;
-/// Failed-login counting per address and per account.
+/// Bounded sliding-window limits: failed logins, registrations, unknown refreshes.
 pub mod throttle;
 /// JWT access tokens and opaque refresh tokens.
 pub mod tokens;

@@ -1,8 +1,12 @@
 //! Password hashing with argon2id at OWASP's parameters. Hashing is CPU-bound
 //! (tens of milliseconds), so it runs on the blocking pool, and a semaphore
-//! keeps a burst of logins from occupying every thread at once.
+//! keeps a burst of logins from occupying every thread at once. The queue
+//! for its permits is bounded: past it, a request is answered `503
+//! server_busy` at once instead of waiting behind a flood.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use anyhow::Context;
 use app::domain::Password;
@@ -22,10 +26,17 @@ const PARALLELISM: u32 = 1;
 /// argon2's default output length, the one every stored hash has.
 const OUTPUT_LEN: usize = Params::DEFAULT_OUTPUT_LEN;
 
+/// Requests that may wait for a hashing permit, per permit: at tens of
+/// milliseconds a hash, the last in the queue waits well under a second.
+const MAX_WAITING_PER_PERMIT: usize = 16;
+
 /// Hashes and verifies passwords; cheap to clone.
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    /// Requests waiting for a permit now, and how many may.
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
     /// One argon2 working memory (19 MiB) per permit, reused from hash to
     /// hash. Allocating it afresh for each hash made glibc serve it from
     /// per-thread arenas that fragmented and stayed resident (hundreds of
@@ -47,20 +58,27 @@ impl PasswordHasher {
         let dummy_hash = hash_blocking(&URL_SAFE_NO_PAD.encode(random), &mut memory.take())?;
         Ok(Self {
             permits: Arc::new(Semaphore::new(cores)),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            max_waiting: cores * MAX_WAITING_PER_PERMIT,
             memory,
             dummy_hash: dummy_hash.into(),
         })
     }
 
     /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`) for storing.
-    pub async fn hash(&self, password: Password) -> anyhow::Result<String> {
-        self.run(move |memory| hash_blocking(password.expose(), memory))
-            .await?
+    pub async fn hash(&self, password: Password) -> crate::error::Result<String> {
+        Ok(self
+            .run(move |memory| hash_blocking(password.expose(), memory))
+            .await??)
     }
 
     /// Whether `password` matches `stored`; with no stored hash (unknown
     /// email) it verifies against the dummy hash and answers `false`.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> anyhow::Result<bool> {
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> crate::error::Result<bool> {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         let matches = self
@@ -72,14 +90,25 @@ impl PasswordHasher {
     /// Runs `work` on the blocking pool under a permit, with a working
     /// memory from the pool; the memory goes back when the work ends,
     /// however it ends (the guard's `Drop` also runs on a panic).
+    /// `ServerBusy` when the queue for permits is full.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut [Block]) -> T + Send + 'static,
-    ) -> anyhow::Result<T> {
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .context("password hashing semaphore closed")?;
+    ) -> crate::error::Result<T> {
+        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let _place = QueuePlace::take(&self.waiting, self.max_waiting).ok_or(
+                    crate::error::Error::ServerBusy {
+                        retry_after: Duration::from_secs(1),
+                    },
+                )?;
+                Arc::clone(&self.permits)
+                    .acquire_owned()
+                    .await
+                    .context("password hashing semaphore closed")?
+            }
+        };
         let memory = Arc::clone(&self.memory);
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
@@ -89,6 +118,28 @@ impl PasswordHasher {
         })
         .await
         .context("password hashing task failed")
+        .map_err(Into::into)
+    }
+}
+
+/// A place in the queue for hashing permits, given back when dropped
+/// (also when the request waiting in it is cancelled).
+struct QueuePlace<'a>(&'a AtomicUsize);
+
+impl<'a> QueuePlace<'a> {
+    fn take(waiting: &'a AtomicUsize, max: usize) -> Option<Self> {
+        waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(waiting))
+    }
+}
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -409,6 +460,40 @@ mod tests {
         assert_eq!((first.len(), second.len()), (8, 8));
         drop((first, second));
         assert_eq!(pool.free.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn past_the_queue_bound_a_request_is_refused_at_once_and_its_place_given_back() {
+        // Arrange: every permit busy, and a queue of two.
+        let mut hasher = PasswordHasher::new().unwrap();
+        hasher.max_waiting = 2;
+        let held = Arc::clone(&hasher.permits)
+            .acquire_many_owned(u32::try_from(hasher.permits.available_permits()).unwrap())
+            .await
+            .unwrap();
+        let queued: Vec<_> = (0..2)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.verify("x".into(), None).await })
+            })
+            .collect();
+        while hasher.waiting.load(Ordering::Acquire) < 2 {
+            tokio::task::yield_now().await;
+        }
+
+        // Act
+        let refused = hasher.verify("x".into(), None).await;
+
+        // Assert
+        assert!(matches!(
+            refused,
+            Err(crate::error::Error::ServerBusy { .. })
+        ));
+        drop(held);
+        for task in queued {
+            assert!(!task.await.unwrap().unwrap());
+        }
+        assert_eq!(hasher.waiting.load(Ordering::Acquire), 0);
     }
 
     #[test]

@@ -1,52 +1,64 @@
-//! Password-guessing throttle: after `LOGIN_MAX_FAILURES` failed attempts
-//! within `LOGIN_FAILURE_WINDOW_SECS`, from one address or against one
-//! account, further attempts get `429` until the oldest failure leaves the
-//! window. Refused attempts are not counted, so the window always ends: an
-//! attacker can keep an account throttled only by failing at the allowed
-//! rate, never lock it out for good.
+//! Counting failures in a sliding window, with bounded memory.
 //!
-//! Every attempt is counted as a failure the moment it starts, and taken
-//! back if it succeeds. Counting only after the password check would let a
-//! burst of concurrent guesses all pass the check before any of them is
-//! counted.
+//! A [`Limiter`] allows `max` counted events per key within `window`; past
+//! that, attempts against the key get `Err(retry_after)` until the oldest
+//! event that matters leaves the window. Refused attempts are not counted,
+//! so the window always ends: an attacker can keep a key throttled only by
+//! failing at the allowed rate, never lock it for good.
 //!
-//! Kept in memory: it resets on restart and is per process, which is what a
-//! one-machine demo needs. The address is the TCP peer; behind a proxy every
-//! client would share one, so a deployment there must pass the client
-//! address through (not done here).
+//! Every attempt is counted the moment it starts, and taken back if it
+//! turns out not to count (a right password, a hash that never ran).
+//! Counting only after the password check would let a burst of concurrent
+//! guesses all pass the check before any of them is counted.
+//!
+//! **Bounded.** A limiter tracks at most `capacity` keys, and each key at
+//! most `max` times, so its memory is bounded whatever the traffic. When a
+//! new key finds it full, one entry is evicted, in this order:
+//! 1. an entry whose events have all left the window (nothing is lost);
+//! 2. an entry that is not at its limit, the one with the fewest events
+//!    first, then the one whose newest event is oldest;
+//! 3. an entry at its limit whose lockout is over.
+//!
+//! An entry still locked out is never evicted: to wipe out someone's
+//! failures, an attacker has to fill the whole table with entries holding
+//! more failures than that one (about `capacity × max` failures in one
+//! window, each of which costs an argon2 hash), and even then a locked key
+//! stays locked. If every entry is locked, the attempt on the new key is
+//! refused until the first lockout ends, rather than let in uncounted.
+//!
+//! **Time per attempt** is a few hash-map and B-tree operations under one
+//! lock, O(log capacity); nothing scans the table. The time is passed in
+//! (`now`), so tests move it instead of sleeping.
 //!
 //! Why not `governor`: it limits every request with GCRA (a steady refill,
-//! not "N failures in a window"), has no way to look without consuming and
-//! none to take back a success, so it counts the wrong thing here.
+//! not "N failures in a window"), has no way to take back an attempt that
+//! turned out fine, and does not bound its keyed state.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Failed (or still running) attempts per key, oldest first.
-pub struct LoginThrottle {
-    max_failures: usize,
-    window: Duration,
-    failures: Mutex<HashMap<ThrottleKey, VecDeque<Instant>>>,
-}
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
-/// What failures are counted against.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// What events are counted against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ThrottleKey {
-    /// An IPv4 address, or the /64 of an IPv6 address (one subscriber
-    /// usually has a whole /64 to hop around in).
+    /// The client address: an IPv4 address, or the /64 of an IPv6 address
+    /// (one subscriber usually has a whole /64 to hop around in).
     Address(IpAddr),
-    /// The normalised email as typed, whether or not such an account exists,
-    /// so that throttling does not reveal which accounts exist. Cut to
-    /// [`ThrottleKey::MAX_ACCOUNT_CHARS`], so a key stays small.
-    Account(String),
+    /// An account by its normalised email as typed, whether or not such an
+    /// account exists (so that throttling does not reveal which do), kept
+    /// as 16 bytes of its SHA-256 so every key is small.
+    Account([u8; 16]),
+    /// A device that holds a device cookie (see `auth::device`).
+    Device([u8; 16]),
+    /// A signed-in session: its own wrong current passwords.
+    Session(Uuid),
 }
 
 impl ThrottleKey {
-    /// Longer than any email [`app::domain::Email`] accepts.
-    pub const MAX_ACCOUNT_CHARS: usize = 256;
-
     pub fn address(ip: IpAddr) -> Self {
         let ip = match ip {
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -61,120 +73,324 @@ impl ThrottleKey {
         Self::Address(ip)
     }
 
-    /// Trimmed, lower-cased and cut, like the email it stands for.
+    /// Normalised as [`app::domain::Email`] normalises (or, for what is not
+    /// an email at all, trimmed and lower-cased), so every spelling of one
+    /// address is one key.
     pub fn account(email: &str) -> Self {
-        Self::Account(
-            email
-                .trim()
-                .to_lowercase()
-                .chars()
-                .take(Self::MAX_ACCOUNT_CHARS)
-                .collect(),
-        )
+        let normalised = app::domain::Email::parse(email)
+            .map(app::domain::Email::into_inner)
+            .unwrap_or_else(|_| email.trim().to_lowercase());
+        let digest = Sha256::digest(normalised.as_bytes());
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        Self::Account(key)
+    }
+
+    /// A right password from this device or session vouches for its own
+    /// earlier failures, so they are cleared; an address or an account is
+    /// shared with others and keeps them.
+    fn cleared_by_success(&self) -> bool {
+        matches!(self, Self::Device(_) | Self::Session(_))
     }
 }
 
-/// An attempt counted as a failure until [`Attempt::succeeded`] says
-/// otherwise; dropping it leaves it counted.
-#[must_use = "an attempt stays counted as a failure unless it succeeded"]
+/// The keys a login attempt is counted against: the client address, and
+/// either the device (when its device cookie remembers this account) or
+/// the account. Built once per attempt.
+pub fn login_keys(
+    address: Option<IpAddr>,
+    email: &str,
+    remembered_device: Option<[u8; 16]>,
+) -> Vec<ThrottleKey> {
+    let mut keys = Vec::with_capacity(2);
+    keys.extend(address.map(ThrottleKey::address));
+    keys.push(match remembered_device {
+        Some(device) => ThrottleKey::Device(device),
+        None => ThrottleKey::account(email),
+    });
+    keys
+}
+
+/// The limiters of the server, each with its own allowance.
+pub struct Throttles {
+    /// Failed logins per address, account and device, and wrong current
+    /// passwords per session (`LOGIN_MAX_FAILURES`).
+    pub logins: Limiter,
+    /// Registrations per address (`REGISTER_MAX_PER_WINDOW`).
+    pub registrations: Limiter,
+    /// Refreshes presenting a token that is not ours, per address.
+    pub unknown_refreshes: Limiter,
+}
+
+impl Throttles {
+    /// Keys each limiter may track. A full table measured about 500 bytes
+    /// a key (`scripts/bench --throttle-spray`), so the login limiter stays
+    /// near 25 MB and each per-address one near 10 MB, whatever the traffic.
+    /// Filling the login table with lockouts takes 500 000 counted (so
+    /// hashed) failures within one window at the default limit.
+    pub const LOGIN_KEYS: usize = 50_000;
+    pub const ADDRESS_KEYS: usize = 20_000;
+}
+
+/// Events per key in a sliding window, for at most `capacity` keys.
+pub struct Limiter {
+    max: usize,
+    window: Duration,
+    capacity: usize,
+    table: Mutex<Table>,
+}
+
+#[derive(Default)]
+struct Table {
+    entries: HashMap<ThrottleKey, Entry>,
+    /// Eviction order: the first is evicted first.
+    by_rank: BTreeSet<(Rank, ThrottleKey)>,
+    /// When each entry's newest event leaves the window.
+    by_expiry: BTreeSet<(Instant, ThrottleKey)>,
+}
+
+struct Entry {
+    /// Counted events, oldest first, at most `max` of them (older ones can
+    /// no longer decide anything).
+    times: VecDeque<Instant>,
+    /// The entry's place in `by_rank` and `by_expiry`, as last indexed.
+    rank: Rank,
+    expires: Instant,
+}
+
+/// Open entries come before locked ones; among open ones, fewer events
+/// first, then the older newest event; among locked ones, the lockout that
+/// ends first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Rank {
+    Open { events: usize, newest: Instant },
+    Locked { until: Instant },
+}
+
+/// An attempt counted against its keys until [`Attempt::succeeded`] or
+/// [`Attempt::take_back`] says otherwise; dropping it leaves it counted.
+#[must_use = "an attempt stays counted unless it is taken back"]
 pub struct Attempt<'a> {
-    throttle: &'a LoginThrottle,
+    limiter: &'a Limiter,
     keys: Vec<ThrottleKey>,
     started: Instant,
 }
 
 impl Attempt<'_> {
-    /// The password was right: the attempt is taken back, and the account's
-    /// earlier failures are forgotten (not the address's: one right
-    /// password does not vouch for everything else tried from there).
+    /// The attempt did not count (no password was checked): it is taken back.
+    pub fn take_back(self) {
+        self.limiter.take_back(&self.keys, self.started, false);
+    }
+
+    /// The password was right: the attempt is taken back, and the earlier
+    /// failures of its device or session are forgotten.
     pub fn succeeded(self) {
-        let mut failures = self.throttle.lock();
-        for key in &self.keys {
-            if matches!(key, ThrottleKey::Account(_)) {
-                failures.remove(key);
-            } else if let Some(times) = failures.get_mut(key) {
-                if let Some(at) = times.iter().position(|t| *t == self.started) {
-                    times.remove(at);
-                }
-                if times.is_empty() {
-                    failures.remove(key);
-                }
-            }
-        }
+        self.limiter.take_back(&self.keys, self.started, true);
     }
 }
 
-impl LoginThrottle {
-    /// Above this many keys, stale ones are swept so the map cannot grow
-    /// without bound under a spray of made-up emails.
-    const SWEEP_ABOVE: usize = 10_000;
-
-    pub fn new(max_failures: u32, window: Duration) -> Self {
+impl Limiter {
+    pub fn new(max: u32, window: Duration, capacity: usize) -> Self {
         Self {
-            max_failures: usize::try_from(max_failures).unwrap_or(usize::MAX),
+            max: usize::try_from(max).unwrap_or(usize::MAX).max(1),
             window,
-            failures: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+            table: Mutex::new(Table::default()),
         }
     }
 
-    /// Starts an attempt against `keys`, counted as a failure from now on,
-    /// or `Err(retry_after)`, uncounted, when any key is at its limit.
-    pub fn begin(&self, keys: Vec<ThrottleKey>) -> Result<Attempt<'_>, Duration> {
-        let now = Instant::now();
-        let mut failures = self.lock();
+    /// Starts an attempt against `keys`, counted from `now` on, or
+    /// `Err(retry_after)`, uncounted, when a key is at its limit (or the
+    /// table is full of lockouts that have not ended).
+    pub fn begin(&self, keys: &[ThrottleKey], now: Instant) -> Result<Attempt<'_>, Duration> {
+        let mut table = self.lock();
+        table.forget_expired(now, 2);
+
         let mut retry_after = None::<Duration>;
-        for key in &keys {
-            if let Some(times) = failures.get_mut(key) {
-                self.forget_old(times, now);
-                if times.len() >= self.max_failures {
-                    // Allowed again once all but `max_failures - 1` have aged out.
-                    let oldest_that_matters = times[times.len() - self.max_failures];
-                    let wait = self
-                        .window
-                        .saturating_sub(now.duration_since(oldest_that_matters));
-                    retry_after = Some(retry_after.map_or(wait, |w| w.max(wait)));
+        let mut missing = 0;
+        for key in keys {
+            match table.entries.get_mut(key) {
+                Some(entry) => {
+                    forget_old(&mut entry.times, self.window, now);
+                    if let Some(wait) = self.lockout(&entry.times, now) {
+                        retry_after = Some(retry_after.map_or(wait, |w| w.max(wait)));
+                    }
                 }
+                None => missing += 1,
             }
         }
         if let Some(wait) = retry_after {
             return Err(wait);
         }
-        if failures.len() > Self::SWEEP_ABOVE {
-            failures.retain(|_, times| {
-                self.forget_old(times, now);
-                !times.is_empty()
-            });
+        for _ in 0..missing {
+            if table.entries.len() >= self.capacity {
+                table.evict_one(now, keys)?;
+            }
         }
-        for key in &keys {
-            failures.entry(key.clone()).or_default().push_back(now);
+
+        for key in keys {
+            let mut times = table.unindex(key).unwrap_or_default();
+            times.push_back(now);
+            if times.len() > self.max {
+                times.pop_front();
+            }
+            let rank = rank_of(&times, self.max, self.window);
+            table.index(*key, times, rank, self.window);
         }
-        drop(failures);
+        drop(table);
         Ok(Attempt {
-            throttle: self,
-            keys,
+            limiter: self,
+            keys: keys.to_vec(),
             started: now,
         })
     }
 
-    /// How many keys are tracked; for tests.
-    pub fn tracked_keys(&self) -> usize {
-        self.lock().len()
+    /// `Err(retry_after)` if any key is at its limit, counting nothing.
+    pub fn check(&self, keys: &[ThrottleKey], now: Instant) -> Result<(), Duration> {
+        let mut table = self.lock();
+        let mut retry_after = None::<Duration>;
+        for key in keys {
+            if let Some(entry) = table.entries.get_mut(key) {
+                forget_old(&mut entry.times, self.window, now);
+                if let Some(wait) = self.lockout(&entry.times, now) {
+                    retry_after = Some(retry_after.map_or(wait, |w| w.max(wait)));
+                }
+            }
+        }
+        retry_after.map_or(Ok(()), Err)
     }
 
-    fn forget_old(&self, times: &mut VecDeque<Instant>, now: Instant) {
-        while times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= self.window)
-        {
-            times.pop_front();
+    fn take_back(&self, keys: &[ThrottleKey], started: Instant, success: bool) {
+        let mut table = self.lock();
+        for key in keys {
+            let Some(mut times) = table.unindex(key) else {
+                continue;
+            };
+            if success && key.cleared_by_success() {
+                continue;
+            }
+            if let Some(at) = times.iter().rposition(|t| *t == started) {
+                times.remove(at);
+            }
+            if !times.is_empty() {
+                let rank = rank_of(&times, self.max, self.window);
+                table.index(*key, times, rank, self.window);
+            }
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ThrottleKey, VecDeque<Instant>>> {
-        // The map holds no invariant a panic could break; keep going.
-        self.failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// How long until `times` is under the limit again, if it is at it.
+    fn lockout(&self, times: &VecDeque<Instant>, now: Instant) -> Option<Duration> {
+        if times.len() < self.max {
+            return None;
+        }
+        // Allowed again once all but `max - 1` have left the window.
+        let oldest_that_matters = times[times.len() - self.max];
+        Some(
+            self.window
+                .saturating_sub(now.saturating_duration_since(oldest_that_matters)),
+        )
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        // Every method leaves the table consistent before it can panic.
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many keys are tracked.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+}
+
+fn rank_of(times: &VecDeque<Instant>, max: usize, window: Duration) -> Rank {
+    let newest = *times.back().expect("an indexed entry has an event");
+    if times.len() >= max {
+        Rank::Locked {
+            until: times[times.len() - max] + window,
+        }
+    } else {
+        Rank::Open {
+            events: times.len(),
+            newest,
+        }
+    }
+}
+
+fn forget_old(times: &mut VecDeque<Instant>, window: Duration, now: Instant) {
+    while times
+        .front()
+        .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+    {
+        times.pop_front();
+    }
+}
+
+impl Table {
+    /// Puts an entry (with at least one event) in the map and both indexes.
+    fn index(&mut self, key: ThrottleKey, times: VecDeque<Instant>, rank: Rank, window: Duration) {
+        let expires = *times.back().expect("an indexed entry has an event") + window;
+        self.by_rank.insert((rank, key));
+        self.by_expiry.insert((expires, key));
+        self.entries.insert(
+            key,
+            Entry {
+                times,
+                rank,
+                expires,
+            },
+        );
+    }
+
+    /// Takes an entry out of the map and both indexes, returning its events.
+    fn unindex(&mut self, key: &ThrottleKey) -> Option<VecDeque<Instant>> {
+        let entry = self.entries.remove(key)?;
+        self.by_rank.remove(&(entry.rank, *key));
+        self.by_expiry.remove(&(entry.expires, *key));
+        Some(entry.times)
+    }
+
+    /// Drops up to `limit` entries whose events have all left the window.
+    fn forget_expired(&mut self, now: Instant, limit: usize) {
+        for _ in 0..limit {
+            match self.by_expiry.first() {
+                Some(&(expires, key)) if expires <= now => {
+                    self.unindex(&key);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// Makes room for one entry, never evicting one of `keep` (the keys of
+    /// the attempt being counted), or says how long until there is room.
+    fn evict_one(&mut self, now: Instant, keep: &[ThrottleKey]) -> Result<(), Duration> {
+        if let Some(&(expires, key)) = self.by_expiry.first()
+            && expires <= now
+            && !keep.contains(&key)
+        {
+            self.unindex(&key);
+            return Ok(());
+        }
+        let candidate = self
+            .by_rank
+            .iter()
+            .find(|(_, key)| !keep.contains(key))
+            .copied();
+        match candidate {
+            Some((Rank::Locked { until }, _)) if until > now => {
+                tracing::warn!("throttle table full of lockouts; refusing a new key");
+                Err(until - now)
+            }
+            Some((_, key)) => {
+                self.unindex(&key);
+                Ok(())
+            }
+            // Only the attempt's own keys are tracked: the capacity is
+            // smaller than one attempt's keys; let it grow by those.
+            None => Ok(()),
+        }
     }
 }
 
@@ -182,89 +398,202 @@ impl LoginThrottle {
 mod tests {
     use super::*;
 
-    fn keys() -> Vec<ThrottleKey> {
-        vec![
-            ThrottleKey::address([127, 0, 0, 1].into()),
-            ThrottleKey::account("ada@example.com"),
-        ]
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    fn address(last: u8) -> ThrottleKey {
+        ThrottleKey::address([10, 0, 0, last].into())
     }
 
-    fn fail(throttle: &LoginThrottle, keys: Vec<ThrottleKey>) {
-        drop(throttle.begin(keys).unwrap());
+    fn keys() -> Vec<ThrottleKey> {
+        vec![address(1), ThrottleKey::account("ada@example.com")]
+    }
+
+    fn fail(limiter: &Limiter, keys: &[ThrottleKey], now: Instant) {
+        drop(limiter.begin(keys, now).unwrap());
     }
 
     #[test]
     fn failures_up_to_the_limit_are_allowed_and_the_next_is_not() {
         // Arrange
-        let throttle = LoginThrottle::new(3, Duration::from_secs(60));
+        let limiter = Limiter::new(3, MINUTE, 100);
+        let t0 = Instant::now();
 
         // Act
-        for _ in 0..3 {
-            fail(&throttle, keys());
+        for i in 0..3 {
+            fail(&limiter, &keys(), t0 + Duration::from_secs(i));
         }
-        let at_limit = throttle.begin(keys());
+        let at_limit = limiter.begin(&keys(), t0 + Duration::from_secs(10));
 
-        // Assert
-        let retry_after = at_limit.err().unwrap();
-        assert!(retry_after > Duration::from_secs(58) && retry_after <= Duration::from_secs(60));
+        // Assert: allowed again when the first failure leaves the window.
+        assert_eq!(at_limit.err(), Some(Duration::from_secs(50)));
     }
 
     #[test]
     fn failures_expire_with_the_window_and_refused_attempts_do_not_extend_it() {
-        let throttle = LoginThrottle::new(1, Duration::from_millis(40));
-        fail(&throttle, keys());
-        for _ in 0..5 {
-            assert!(throttle.begin(keys()).is_err());
-            std::thread::sleep(Duration::from_millis(5));
+        let limiter = Limiter::new(1, MINUTE, 100);
+        let t0 = Instant::now();
+        fail(&limiter, &keys(), t0);
+        for second in [1, 20, 40, 59] {
+            let refused = limiter.begin(&keys(), t0 + Duration::from_secs(second));
+            assert_eq!(refused.err(), Some(Duration::from_secs(60 - second)));
         }
 
-        std::thread::sleep(Duration::from_millis(30));
-
-        assert!(throttle.begin(keys()).is_ok());
+        assert!(limiter.begin(&keys(), t0 + MINUTE).is_ok());
     }
 
     #[test]
     fn attempts_in_flight_count_so_a_burst_cannot_outrun_the_limit() {
-        let throttle = LoginThrottle::new(3, Duration::from_secs(60));
+        let limiter = Limiter::new(3, MINUTE, 100);
+        let now = Instant::now();
 
-        let in_flight: Vec<_> = (0..10).map(|_| throttle.begin(keys())).collect();
+        let in_flight: Vec<_> = (0..10).map(|_| limiter.begin(&keys(), now)).collect();
 
         assert_eq!(in_flight.iter().filter(|a| a.is_ok()).count(), 3);
     }
 
     #[test]
-    fn a_success_is_taken_back_and_clears_the_account_but_not_the_address() {
-        let throttle = LoginThrottle::new(2, Duration::from_secs(60));
-        fail(&throttle, keys());
+    fn a_success_is_taken_back_and_clears_the_device_but_not_the_address_or_account() {
+        // Arrange
+        let limiter = Limiter::new(2, MINUTE, 100);
+        let now = Instant::now();
+        let device = ThrottleKey::Device([7; 16]);
+        fail(&limiter, &[address(1), device], now);
+        fail(
+            &limiter,
+            &[address(2), ThrottleKey::account("ada@example.com")],
+            now,
+        );
 
-        throttle.begin(keys()).unwrap().succeeded();
+        // Act
+        limiter
+            .begin(&[address(3), device], now)
+            .unwrap()
+            .succeeded();
+        limiter.begin(&keys(), now).unwrap().succeeded();
 
-        // The account starts over; the address still has its one failure.
-        let other_account = vec![
-            ThrottleKey::address([127, 0, 0, 1].into()),
-            ThrottleKey::account("grace@example.com"),
-        ];
-        fail(&throttle, other_account.clone());
-        assert!(throttle.begin(other_account).is_err());
-        let from_elsewhere = vec![
-            ThrottleKey::address([10, 0, 0, 1].into()),
-            ThrottleKey::account("ada@example.com"),
-        ];
-        assert!(throttle.begin(from_elsewhere).is_ok());
+        // Assert: the device starts over; address 1 and the account keep
+        // their one failure each, so one more is allowed and then no more.
+        fail(&limiter, &[device], now);
+        assert!(limiter.check(&[device], now).is_ok());
+        fail(&limiter, &[address(1)], now);
+        assert!(limiter.check(&[address(1)], now).is_err());
+        fail(&limiter, &[ThrottleKey::account("ada@example.com")], now);
+        assert!(limiter.check(&keys(), now).is_err());
+        assert!(limiter.check(&[address(3)], now).is_ok(), "taken back");
+    }
+
+    #[test]
+    fn a_taken_back_attempt_leaves_nothing_behind() {
+        let limiter = Limiter::new(1, MINUTE, 100);
+        let now = Instant::now();
+
+        limiter.begin(&keys(), now).unwrap().take_back();
+
+        assert_eq!(limiter.len(), 0);
+        assert!(limiter.begin(&keys(), now).is_ok());
     }
 
     #[test]
     fn one_account_is_throttled_from_any_address() {
-        let throttle = LoginThrottle::new(1, Duration::from_secs(60));
-        fail(&throttle, keys());
+        let limiter = Limiter::new(1, MINUTE, 100);
+        let now = Instant::now();
+        fail(&limiter, &keys(), now);
 
-        let from_elsewhere = vec![
-            ThrottleKey::address([10, 0, 0, 9].into()),
-            ThrottleKey::account("ada@example.com"),
-        ];
+        let from_elsewhere = [address(9), ThrottleKey::account("Ada@Example.com ")];
 
-        assert!(throttle.begin(from_elsewhere.clone()).is_err());
-        assert!(throttle.begin(from_elsewhere[..1].to_vec()).is_ok());
+        assert!(limiter.begin(&from_elsewhere, now).is_err());
+        assert!(limiter.begin(&from_elsewhere[..1], now).is_ok());
+    }
+
+    #[test]
+    fn a_remembered_device_is_counted_instead_of_the_account() {
+        let device = [3; 16];
+
+        let remembered = login_keys(Some([10, 0, 0, 1].into()), "ada@example.com", Some(device));
+        let stranger = login_keys(None, "ada@example.com", None);
+
+        assert_eq!(remembered, [address(1), ThrottleKey::Device(device)]);
+        assert_eq!(stranger, [ThrottleKey::account("ada@example.com")]);
+    }
+
+    #[test]
+    fn the_table_never_holds_more_than_its_capacity() {
+        let limiter = Limiter::new(5, MINUTE, 50);
+        let now = Instant::now();
+
+        for i in 0..1_000u32 {
+            let key = ThrottleKey::address(std::net::Ipv4Addr::from(i).into());
+            fail(&limiter, &[key], now);
+        }
+
+        assert_eq!(limiter.len(), 50);
+    }
+
+    #[test]
+    fn a_spray_of_new_keys_evicts_one_failure_entries_before_an_entry_with_more() {
+        // Arrange: the attacker's own address has 4 of 5 failures.
+        let limiter = Limiter::new(5, MINUTE, 10);
+        let now = Instant::now();
+        for _ in 0..4 {
+            fail(&limiter, &[address(1)], now);
+        }
+
+        // Act: a spray of made-up keys, one failure each.
+        for i in 0..1_000u32 {
+            let key = ThrottleKey::Session(Uuid::from_u128(u128::from(i)));
+            fail(&limiter, &[key], now);
+        }
+
+        // Assert: the four failures are still there: one more is allowed, then none.
+        fail(&limiter, &[address(1)], now);
+        assert!(limiter.check(&[address(1)], now).is_err());
+    }
+
+    #[test]
+    fn a_locked_out_key_is_never_evicted_before_its_lockout_ends() {
+        // Arrange: a table of two, both locked.
+        let limiter = Limiter::new(2, MINUTE, 2);
+        let t0 = Instant::now();
+        for (key, start) in [(address(1), 0), (address(2), 5)] {
+            fail(&limiter, &[key], t0 + Duration::from_secs(start));
+            fail(&limiter, &[key], t0 + Duration::from_secs(start + 10));
+        }
+
+        // Act
+        let newcomer = limiter.begin(&[address(3)], t0 + Duration::from_secs(20));
+        let later = limiter.begin(&[address(3)], t0 + MINUTE);
+
+        // Assert: refused until the first lockout ends, then let in.
+        assert_eq!(newcomer.err(), Some(Duration::from_secs(40)));
+        assert!(later.is_ok());
+        assert!(
+            limiter
+                .check(&[address(2)], t0 + MINUTE)
+                .is_err_and(|wait| wait == Duration::from_secs(5)),
+            "the other lockout is untouched"
+        );
+    }
+
+    #[test]
+    fn entries_whose_failures_have_left_the_window_go_first() {
+        let limiter = Limiter::new(5, MINUTE, 2);
+        let t0 = Instant::now();
+        for _ in 0..4 {
+            fail(&limiter, &[address(1)], t0);
+        }
+        fail(&limiter, &[address(2)], t0 + Duration::from_secs(30));
+
+        fail(&limiter, &[address(3)], t0 + MINUTE);
+
+        assert_eq!(limiter.len(), 2);
+        assert!(limiter.check(&[address(2)], t0 + MINUTE).is_ok());
+        for _ in 0..4 {
+            fail(&limiter, &[address(2)], t0 + MINUTE);
+        }
+        assert!(
+            limiter.check(&[address(2)], t0 + MINUTE).is_err(),
+            "address 2 kept its failure"
+        );
     }
 
     #[test]
@@ -276,21 +605,22 @@ mod tests {
 
         assert_eq!(ThrottleKey::address(a), ThrottleKey::address(b));
         assert_ne!(ThrottleKey::address(a), ThrottleKey::address(c));
-        assert_eq!(
-            ThrottleKey::address(mapped),
-            ThrottleKey::address([10, 0, 0, 1].into())
-        );
+        assert_eq!(ThrottleKey::address(mapped), address(1));
     }
 
     #[test]
-    fn account_keys_are_normalised_and_bounded() {
+    fn account_keys_are_normalised_and_small_whatever_was_typed() {
         assert_eq!(
             ThrottleKey::account("  Ada@Example.COM "),
             ThrottleKey::account("ada@example.com")
         );
-        let ThrottleKey::Account(long) = ThrottleKey::account(&"é".repeat(10_000)) else {
-            unreachable!()
-        };
-        assert_eq!(long.chars().count(), ThrottleKey::MAX_ACCOUNT_CHARS);
+        assert_ne!(
+            ThrottleKey::account("ada@example.com"),
+            ThrottleKey::account("grace@example.com")
+        );
+        assert_eq!(
+            ThrottleKey::account(&"é".repeat(10_000)),
+            ThrottleKey::account(&"É".repeat(10_000))
+        );
     }
 }

@@ -2,6 +2,9 @@
 //! sessions and password, as `docs/contract.md` says. Handlers parse, call the
 //! flows of `service`, and set cookies; nothing else.
 
+use std::net::IpAddr;
+use std::time::Instant;
+
 use app::auth::after_login;
 use app::model::{ChangePassword, Credentials, SessionsResponse, User, UserResponse};
 use axum::Router;
@@ -15,8 +18,10 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::auth::cookies::presented_refresh_token;
-use crate::auth::extractor::{AuthUser, LiveUser, PeerAddress, UserAgent};
+use crate::auth::extractor::{AuthUser, LiveUser, UserAgent};
 use crate::auth::sessions::Refreshed;
+use crate::auth::throttle::ThrottleKey;
+use crate::client_addr::ClientAddress;
 use crate::error::{AppJson, Error, Result};
 use crate::service::{self, Revoked, SignedIn};
 use crate::state::AppState;
@@ -37,37 +42,44 @@ pub fn router() -> Router<AppState> {
 
 async fn register(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     UserAgent(user_agent): UserAgent,
     jar: CookieJar,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<(StatusCode, CookieJar, AppJson<UserResponse>)> {
     let SignedIn { user, tokens } = service::register(
         &state,
+        client,
         &credentials.email,
         &credentials.password,
         user_agent,
     )
     .await?;
+    let device = state.devices.read(&jar);
     let jar = state.cookies.set_issued(jar, tokens);
+    let jar = state.devices.remember(jar, &user.email, device);
     Ok((StatusCode::CREATED, jar, AppJson(UserResponse { user })))
 }
 
 async fn login(
     State(state): State<AppState>,
-    PeerAddress(peer): PeerAddress,
+    ClientAddress(client): ClientAddress,
     UserAgent(user_agent): UserAgent,
     jar: CookieJar,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<(CookieJar, AppJson<UserResponse>)> {
+    let device = state.devices.read(&jar);
     let SignedIn { user, tokens } = service::login(
         &state,
-        peer,
+        client,
+        device,
         &credentials.email,
         credentials.password,
         user_agent,
     )
     .await?;
     let jar = state.cookies.set_issued(jar, tokens);
+    let jar = state.devices.remember(jar, &user.email, device);
     Ok((jar, AppJson(UserResponse { user })))
 }
 
@@ -76,8 +88,12 @@ async fn me(LiveUser(session): LiveUser) -> AppJson<UserResponse> {
     AppJson(UserResponse { user: session.user })
 }
 
-async fn refresh(State(state): State<AppState>, jar: CookieJar) -> Response {
-    match refresh_cookies(&state, jar).await {
+async fn refresh(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    jar: CookieJar,
+) -> Response {
+    match refresh_cookies(&state, client, jar).await {
         Ok((jar, user)) => (jar, AppJson(UserResponse { user })).into_response(),
         Err((jar, error)) => (jar, error).into_response(),
     }
@@ -89,12 +105,13 @@ async fn refresh(State(state): State<AppState>, jar: CookieJar) -> Response {
 /// refresh has cleared the cookies, so the page then renders signed out.
 async fn navigation_refresh(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     jar: CookieJar,
     query: std::result::Result<Query<NextQuery>, QueryRejection>,
 ) -> Response {
     let query = query.map(|Query(query)| query).unwrap_or_default();
     let next = after_login(query.next.as_deref());
-    let jar = match refresh_cookies(&state, jar).await {
+    let jar = match refresh_cookies(&state, client, jar).await {
         Ok((jar, _)) | Err((jar, Error::InvalidRefreshToken | Error::RefreshTokenReused)) => jar,
         Err((_, error)) => return error.into_response(),
     };
@@ -111,13 +128,33 @@ struct NextQuery {
 /// One refresh and the cookies it leaves: both set when it rotated, only
 /// the access cookie in the grace window (clearing or replacing the refresh
 /// cookie there would undo the rotation that the winning request just did),
-/// both cleared when the token was refused.
+/// both cleared when the token was refused. Tokens the server does not
+/// know are limited per client address (`UNKNOWN_REFRESH_MAX_PER_WINDOW`),
+/// refused with `429` before they reach the store.
 async fn refresh_cookies(
     state: &AppState,
+    client: Option<IpAddr>,
     jar: CookieJar,
 ) -> std::result::Result<(CookieJar, User), (CookieJar, Error)> {
     let presented = presented_refresh_token(&jar);
-    match state.sessions.refresh(presented, Utc::now).await {
+    let address: Vec<_> = client.map(ThrottleKey::address).into_iter().collect();
+    let attempt = match presented {
+        Some(_) => Some(
+            state
+                .throttle
+                .unknown_refreshes
+                .begin(&address, Instant::now())
+                .map_err(|retry_after| (jar.clone(), Error::RateLimited { retry_after }))?,
+        ),
+        None => None,
+    };
+    let refreshed = state.sessions.refresh(presented, Utc::now).await;
+    if let Some(attempt) = attempt
+        && !matches!(refreshed, Err(Error::InvalidRefreshToken))
+    {
+        attempt.take_back();
+    }
+    match refreshed {
         Ok(Refreshed::Rotated { user, tokens }) => {
             Ok((state.cookies.set_issued(jar, tokens), user))
         }
@@ -208,17 +245,9 @@ async fn revoke_session(
 async fn change_password(
     auth: AuthUser,
     State(state): State<AppState>,
-    PeerAddress(peer): PeerAddress,
     AppJson(change): AppJson<ChangePassword>,
 ) -> Result<StatusCode> {
-    service::change_password(
-        &state,
-        auth,
-        peer,
-        change.current_password,
-        &change.new_password,
-    )
-    .await?;
+    service::change_password(&state, auth, change.current_password, &change.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

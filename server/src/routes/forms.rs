@@ -118,6 +118,7 @@ type Answer = Result<Response, Detour>;
 
 async fn register(
     State(state): State<AppState>,
+    PeerAddress(client): PeerAddress,
     UserAgent(user_agent): UserAgent,
     headers: HeaderMap,
     jar: CookieJar,
@@ -125,8 +126,8 @@ async fn register(
 ) -> Answer {
     let form = fields(form)?;
     Ok(
-        match service::register(&state, &form.email, &form.password, user_agent).await {
-            Ok(SignedIn { tokens, .. }) => signed_in(&state, jar, tokens, &form.next),
+        match service::register(&state, client, &form.email, &form.password, user_agent).await {
+            Ok(signed) => signed_in(&state, jar, signed, &form.next),
             Err(error) => {
                 let page = with_next("/register", &form.next);
                 let values = vec![("email", form.email), ("next", form.next)];
@@ -145,9 +146,10 @@ async fn login(
     form: Posted<CredentialsForm>,
 ) -> Answer {
     let form = fields(form)?;
+    let device = state.devices.read(&jar);
     Ok(
-        match service::login(&state, peer, &form.email, form.password, user_agent).await {
-            Ok(SignedIn { tokens, .. }) => signed_in(&state, jar, tokens, &form.next),
+        match service::login(&state, peer, device, &form.email, form.password, user_agent).await {
+            Ok(signed) => signed_in(&state, jar, signed, &form.next),
             Err(error) => {
                 let page = with_next("/login", &form.next);
                 let values = vec![("email", form.email), ("next", form.next)];
@@ -235,7 +237,6 @@ async fn logout_all(State(state): State<AppState>, headers: HeaderMap, jar: Cook
 
 async fn change_password(
     State(state): State<AppState>,
-    PeerAddress(peer): PeerAddress,
     headers: HeaderMap,
     form: Posted<PasswordForm>,
 ) -> Answer {
@@ -247,14 +248,8 @@ async fn change_password(
         session_id: session.session_id,
     };
     Ok(
-        match service::change_password(
-            &state,
-            auth,
-            peer,
-            form.current_password,
-            &form.new_password,
-        )
-        .await
+        match service::change_password(&state, auth, form.current_password, &form.new_password)
+            .await
         {
             Ok(()) => see_other(page),
             Err(error) => {
@@ -298,16 +293,14 @@ async fn session_of_form(
     })
 }
 
-/// Register or login succeeded: cookies set, on to `next` (a local path)
-/// or home.
-fn signed_in(
-    state: &AppState,
-    jar: CookieJar,
-    tokens: crate::auth::sessions::IssuedTokens,
-    next: &str,
-) -> Response {
+/// Register or login succeeded: cookies set (the device cookie too, see
+/// `auth::device`), on to `next` (a local path) or home.
+fn signed_in(state: &AppState, jar: CookieJar, signed: SignedIn, next: &str) -> Response {
     let next = after_login(Some(next).filter(|next| !next.is_empty()));
-    (state.cookies.set_issued(jar, tokens), see_other(&next)).into_response()
+    let device = state.devices.read(&jar);
+    let jar = state.cookies.set_issued(jar, signed.tokens);
+    let jar = state.devices.remember(jar, &signed.user.email, device);
+    (jar, see_other(&next)).into_response()
 }
 
 /// The page of the form again, with the refusal the JSON API would give

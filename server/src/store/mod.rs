@@ -287,18 +287,25 @@ impl Store {
         dispatch!(self, s => s.change_password(user_id, keep_session, checked_hash, new_hash, now).await)
     }
 
-    /// Deletes what can no longer be used: expired refresh tokens, expired
-    /// sessions, and sessions revoked at or before `revoked_before` (later
-    /// ones may still have an unexpired access token, which a restart must
-    /// go on refusing), sessions with all their tokens. Rotated tokens stay
-    /// until they expire, so that their reuse is still recognised. Returns
-    /// the numbers of tokens and sessions deleted.
-    pub async fn delete_expired_sessions_and_tokens(
+    /// Deletes up to `batch` expired refresh tokens; returns how many.
+    /// Rotated tokens stay until they expire, so that their reuse is still
+    /// recognised. One short statement, so a writer waits behind one batch
+    /// of the sweep at most.
+    pub async fn delete_expired_tokens(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {
+        dispatch!(self, s => s.delete_expired_tokens(now, batch).await)
+    }
+
+    /// Deletes up to `batch` expired sessions and sessions revoked at or
+    /// before `revoked_before` (later ones may still have an unexpired
+    /// access token, which a restart must go on refusing), with all their
+    /// tokens; returns how many sessions. One short statement.
+    pub async fn delete_dead_sessions(
         &self,
         now: DateTime<Utc>,
         revoked_before: DateTime<Utc>,
-    ) -> Result<(u64, u64)> {
-        dispatch!(self, s => s.delete_expired_sessions_and_tokens(now, revoked_before).await)
+        batch: u32,
+    ) -> Result<u64> {
+        dispatch!(self, s => s.delete_dead_sessions(now, revoked_before, batch).await)
     }
 
     /// The sessions revoked after `since`, with their revocation times: read
@@ -308,6 +315,19 @@ impl Store {
         since: DateTime<Utc>,
     ) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
         dispatch!(self, s => s.sessions_revoked_since(since).await)
+    }
+
+    /// Revokes the user's least recently used live sessions beyond the
+    /// newest `keep` (`MAX_SESSIONS_PER_USER`, by `last_used_at`); returns
+    /// their ids. Run after a login has stored its session, which is then
+    /// the most recently used.
+    pub async fn revoke_sessions_beyond(
+        &self,
+        user_id: Uuid,
+        keep: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>> {
+        dispatch!(self, s => s.revoke_sessions_beyond(user_id, keep, now).await)
     }
 
     /// Stores a new post of a user.

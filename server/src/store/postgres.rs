@@ -393,30 +393,74 @@ impl PostgresStore {
             .collect())
     }
 
-    #[tracing::instrument(name = "Delete expired sessions and tokens", skip_all)]
-    pub async fn delete_expired_sessions_and_tokens(
+    #[tracing::instrument(name = "Delete a batch of expired tokens", skip(self, now))]
+    pub async fn delete_expired_tokens(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {
+        let batch = i64::from(batch);
+        Ok(sqlx::query!(
+            "delete from refresh_tokens where token_hash in (
+                 select token_hash from refresh_tokens where expires_at <= $1 limit $2
+             )",
+            now,
+            batch,
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    #[tracing::instrument(name = "Delete a batch of dead sessions", skip(self, now))]
+    pub async fn delete_dead_sessions(
         &self,
         now: DateTime<Utc>,
         revoked_before: DateTime<Utc>,
-    ) -> Result<(u64, u64)> {
-        let mut tx = self.pool.begin().await?;
-        let tokens = sqlx::query!("delete from refresh_tokens where expires_at <= $1", now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        // The negation of `is_live`, in SQL because it deletes in bulk; but a
+        batch: u32,
+    ) -> Result<u64> {
+        let batch = i64::from(batch);
+        // The negation of `is_live`, in SQL because it deletes in bulk; two
+        // indexed lookups rather than one `or` over the whole table. A
         // revoked session stays while a token of it may be unexpired, so
         // that a restart can read it back into the revoked set.
-        let sessions = sqlx::query!(
-            "delete from sessions where revoked_at <= $1 or expires_at <= $2",
+        Ok(sqlx::query!(
+            "delete from sessions where id in (
+                 select id from sessions where revoked_at <= $1
+                 union
+                 select id from sessions where expires_at <= $2
+                 limit $3
+             )",
             revoked_before,
-            now
+            now,
+            batch,
         )
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok((tokens, sessions))
+        .rows_affected())
+    }
+
+    #[tracing::instrument(name = "Revoke sessions beyond the cap", skip(self, now))]
+    pub async fn revoke_sessions_beyond(
+        &self,
+        user_id: Uuid,
+        keep: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>> {
+        let keep = i64::from(keep);
+        // The live condition of `is_live`, in SQL because it picks the rows.
+        // Only session rows are locked, so the lock order holds.
+        Ok(sqlx::query_scalar!(
+            "update sessions set revoked_at = $1
+             where id in (
+                 select id from sessions
+                 where user_id = $2 and revoked_at is null and expires_at > $1
+                 order by last_used_at desc, created_at desc, id desc
+                 offset $3
+             )
+             returning id",
+            now,
+            user_id,
+            keep,
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     #[tracing::instrument(name = "Insert a post", skip(self, post), fields(post_id = %post.id))]

@@ -373,30 +373,74 @@ impl SqliteStore {
             .collect())
     }
 
-    #[tracing::instrument(name = "Delete expired sessions and tokens", skip_all)]
-    pub async fn delete_expired_sessions_and_tokens(
+    #[tracing::instrument(name = "Delete a batch of expired tokens", skip(self, now))]
+    pub async fn delete_expired_tokens(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {
+        let batch = i64::from(batch);
+        Ok(sqlx::query!(
+            "delete from refresh_tokens where rowid in (
+                 select rowid from refresh_tokens where expires_at <= ? limit ?
+             )",
+            now,
+            batch,
+        )
+        .execute(&mut *self.writer().await?)
+        .await?
+        .rows_affected())
+    }
+
+    #[tracing::instrument(name = "Delete a batch of dead sessions", skip(self, now))]
+    pub async fn delete_dead_sessions(
         &self,
         now: DateTime<Utc>,
         revoked_before: DateTime<Utc>,
-    ) -> Result<(u64, u64)> {
-        let mut tx = self.write_transaction().await?;
-        let tokens = sqlx::query!("delete from refresh_tokens where expires_at <= ?", now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        // The negation of `is_live`, in SQL because it deletes in bulk; but a
+        batch: u32,
+    ) -> Result<u64> {
+        let batch = i64::from(batch);
+        // The negation of `is_live`, in SQL because it deletes in bulk; two
+        // indexed lookups rather than one `or` over the whole table. A
         // revoked session stays while a token of it may be unexpired, so
         // that a restart can read it back into the revoked set.
-        let sessions = sqlx::query!(
-            "delete from sessions where revoked_at <= ? or expires_at <= ?",
+        Ok(sqlx::query!(
+            "delete from sessions where rowid in (
+                 select rowid from sessions where revoked_at <= ?
+                 union
+                 select rowid from sessions where expires_at <= ?
+                 limit ?
+             )",
             revoked_before,
-            now
+            now,
+            batch,
         )
-        .execute(&mut *tx)
+        .execute(&mut *self.writer().await?)
         .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok((tokens, sessions))
+        .rows_affected())
+    }
+
+    #[tracing::instrument(name = "Revoke sessions beyond the cap", skip(self, now))]
+    pub async fn revoke_sessions_beyond(
+        &self,
+        user_id: Uuid,
+        keep: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>> {
+        let keep = i64::from(keep);
+        // The live condition of `is_live`, in SQL because it picks the rows.
+        Ok(sqlx::query_scalar!(
+            r#"update sessions set revoked_at = ?
+               where id in (
+                   select id from sessions
+                   where user_id = ? and revoked_at is null and expires_at > ?
+                   order by last_used_at desc, created_at desc, rowid desc
+                   limit -1 offset ?
+               )
+               returning id as "id: Uuid""#,
+            now,
+            user_id,
+            now,
+            keep,
+        )
+        .fetch_all(&mut *self.writer().await?)
+        .await?)
     }
 
     #[tracing::instrument(name = "Insert a post", skip(self, post), fields(post_id = %post.id))]

@@ -2,11 +2,13 @@
 //! free port with its own database (SQLite, or PostgreSQL with
 //! `TEST_POSTGRES_URL`) and talks to it over HTTP.
 
+mod abuse;
 mod assets;
 mod bad_input;
 mod cookies;
 mod database;
 mod forms;
+mod forwarding_proxy;
 mod fuzz;
 mod headers;
 mod helpers;
@@ -22,3 +24,4 @@ mod register;
 mod restart;
 mod revocation;
 mod sessions;
+mod slow_clients;
