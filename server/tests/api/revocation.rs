@@ -183,3 +183,21 @@ async fn after_a_reused_refresh_token_the_sessions_access_tokens_are_refused_by_
     assert_refused(&app, &newest_access).await;
     assert_accepted(&app, &other.access().value).await;
 }
+
+#[tokio::test]
+async fn a_session_revoked_by_the_session_cap_is_refused_by_the_api() {
+    // Arrange
+    let app = spawn_app_with(|s| s.max_sessions_per_user = 1).await;
+    let first = Cookies::from(&app.register("ada@example.com", PASSWORD).await);
+    assert_accepted(&app, &first.access().value).await;
+
+    // Act: a login past the cap revokes the least recently used session.
+    let second = login_elsewhere(&app, "ada@example.com").await;
+
+    // Assert
+    assert_refused(&app, &first.access().value).await;
+    assert_accepted(&app, &second.access().value).await;
+    let app = app.restart().await;
+    assert_refused(&app, &first.access().value).await;
+    assert_accepted(&app, &second.access().value).await;
+}
