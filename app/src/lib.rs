@@ -13,12 +13,12 @@ pub mod server_context;
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    MatchNestedRoutes, SsrMode, StaticSegment,
     components::{ProtectedRoute, Route, Router, Routes},
     hooks::use_location,
 };
 
-use crate::auth::login_with_return;
+use crate::auth::{AuthContext, login_with_return};
 use crate::components::{CheckingSession, NavBar};
 use crate::pages::{AccountPage, HomePage, LoginPage, NotFound, PostsPage, RegisterPage};
 
@@ -88,22 +88,6 @@ pub fn App() -> impl IntoView {
     first_render::provide_first_render();
     api::provide_api_client(auth);
 
-    // Protected pages wait while the session is being checked (`None`) and
-    // send a signed-out person to log in, with a way back here. Async
-    // rendering finishes the page before the response starts, so a redirect
-    // can still set the status and `Location`.
-    let may_enter = move || auth.may_enter();
-    let login_and_return = || {
-        let location = use_location();
-        let search = location.search.get_untracked();
-        let here = if search.is_empty() {
-            location.pathname.get_untracked()
-        } else {
-            format!("{}?{search}", location.pathname.get_untracked())
-        };
-        login_with_return(&here)
-    };
-
     view! {
         <Title text="Auth demo"/>
         <Router>
@@ -113,24 +97,49 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=HomePage/>
                     <Route path=StaticSegment("login") view=LoginPage/>
                     <Route path=StaticSegment("register") view=RegisterPage/>
-                    <ProtectedRoute
-                        path=StaticSegment("posts")
-                        view=PostsPage
-                        condition=may_enter
-                        redirect_path=login_and_return
-                        fallback=CheckingSession
-                        ssr=SsrMode::Async
-                    />
-                    <ProtectedRoute
-                        path=StaticSegment("account")
-                        view=AccountPage
-                        condition=may_enter
-                        redirect_path=login_and_return
-                        fallback=CheckingSession
-                        ssr=SsrMode::Async
-                    />
+                    <SignedInRoute auth path="posts" view=PostsPage/>
+                    <SignedInRoute auth path="account" view=AccountPage/>
                 </Routes>
             </main>
         </Router>
     }
+}
+
+/// A page only a signed-in person may see. It waits while the session is
+/// being checked (`None`) and sends a signed-out person to log in, with a way
+/// back here. Async rendering finishes the page before the response starts,
+/// so a redirect can still set the status and `Location`.
+#[component(transparent)]
+fn SignedInRoute<ViewFn, V>(
+    auth: AuthContext,
+    path: &'static str,
+    view: ViewFn,
+) -> impl MatchNestedRoutes + Clone
+where
+    ViewFn: Fn() -> V + Send + Clone + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <ProtectedRoute
+            path=StaticSegment(path)
+            view=view
+            condition=move || auth.may_enter()
+            redirect_path=login_and_return
+            fallback=CheckingSession
+            ssr=SsrMode::Async
+        />
+    }
+    .into_inner()
+}
+
+/// The login page, with the current path and query to come back to.
+fn login_and_return() -> String {
+    let location = use_location();
+    let search = location.search.get_untracked();
+    let here = if search.is_empty() {
+        location.pathname.get_untracked()
+    } else {
+        format!("{}?{search}", location.pathname.get_untracked())
+    };
+    login_with_return(&here)
 }

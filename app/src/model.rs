@@ -174,6 +174,16 @@ impl ApiError {
 /// The value of `WWW-Authenticate` that tells a client to call `/auth/refresh`.
 pub const TOKEN_EXPIRED_CHALLENGE: &str = "token_expired";
 
+/// The one user the unit tests of this crate sign in as.
+#[cfg(test)]
+pub(crate) fn ada() -> User {
+    User {
+        id: "00000000-0000-0000-0000-000000000000".parse().unwrap(),
+        email: "ada@example.com".into(),
+        created_at: "1970-01-01T00:00:00Z".parse().unwrap(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -595,6 +595,57 @@ pub struct HashTime {
     pub cpu: Duration,
 }
 
+/// Unmeasured visits before each page's timed ones, and the timed ones.
+const PAGE_WARMUP: usize = 20;
+const PAGE_SAMPLES: usize = 200;
+
+/// What the timed visits of one page gathered, for its [`Page`] figures.
+struct PageSamples<'a> {
+    /// The signed-in user's, which the page should show.
+    email: &'a str,
+    first_byte: Vec<Duration>,
+    whole: Vec<Duration>,
+    bytes: usize,
+    shows_user: bool,
+}
+
+impl<'a> PageSamples<'a> {
+    fn new(email: &'a str) -> Self {
+        Self {
+            email,
+            first_byte: Vec::with_capacity(PAGE_SAMPLES),
+            whole: Vec::with_capacity(PAGE_SAMPLES),
+            bytes: 0,
+            shows_user: true,
+        }
+    }
+
+    /// One visit, the `i`th counting the warm-up ones, which are dropped.
+    fn record(&mut self, i: usize, first_byte: Duration, whole: Duration, body: &[u8]) {
+        if i >= PAGE_WARMUP {
+            self.first_byte.push(first_byte);
+            self.whole.push(whole);
+            self.bytes = body.len();
+            self.shows_user &= String::from_utf8_lossy(body).contains(self.email);
+        }
+    }
+
+    fn into_page(mut self, path: &str, via_refresh: bool) -> Page {
+        self.first_byte.sort_unstable();
+        self.whole.sort_unstable();
+        Page {
+            path: path.to_owned(),
+            samples: PAGE_SAMPLES,
+            first_byte_p50: self.first_byte[PAGE_SAMPLES / 2],
+            first_byte_p99: self.first_byte[PAGE_SAMPLES * 99 / 100],
+            whole_p50: self.whole[PAGE_SAMPLES / 2],
+            bytes: self.bytes,
+            shows_user: self.shows_user,
+            via_refresh,
+        }
+    }
+}
+
 /// Sequential requests for a server-rendered page with a valid access
 /// cookie, after a few unmeasured ones.
 async fn page_timing(
@@ -603,37 +654,16 @@ async fn page_timing(
     cookie: &str,
     email: &str,
 ) -> Result<Page> {
-    const WARMUP: usize = 20;
-    const SAMPLES: usize = 200;
     let call = Call::get(path).with_cookie(cookie.to_owned());
     let mut conn = Conn::open(addr).await?;
-    let mut first_byte = Vec::with_capacity(SAMPLES);
-    let mut whole = Vec::with_capacity(SAMPLES);
-    let mut shows_user = true;
-    let mut bytes = 0;
-    for i in 0..WARMUP + SAMPLES {
+    let mut samples = PageSamples::new(email);
+    for i in 0..PAGE_WARMUP + PAGE_SAMPLES {
         let started = Instant::now();
         let answer = expect(conn.send(&call, None).await?, 200, path)?;
         let total = started.elapsed();
-        if i >= WARMUP {
-            first_byte.push(answer.first_byte);
-            whole.push(total);
-            bytes = answer.body.len();
-            shows_user &= String::from_utf8_lossy(&answer.body).contains(email);
-        }
+        samples.record(i, answer.first_byte, total, &answer.body);
     }
-    first_byte.sort_unstable();
-    whole.sort_unstable();
-    Ok(Page {
-        path: path.to_owned(),
-        samples: SAMPLES,
-        first_byte_p50: first_byte[SAMPLES / 2],
-        first_byte_p99: first_byte[SAMPLES * 99 / 100],
-        whole_p50: whole[SAMPLES / 2],
-        bytes,
-        shows_user,
-        via_refresh: false,
-    })
+    Ok(samples.into_page(path, false))
 }
 
 /// A returning visitor's navigation to [`RETURNING_PAGE`] with an expired
@@ -648,14 +678,9 @@ async fn returning_visit_timing(
     expired: &Cookies,
     email: &str,
 ) -> Result<Page> {
-    const WARMUP: usize = 20;
-    const SAMPLES: usize = 200;
     let mut refresh = expired.refresh.clone();
     let mut conn = Conn::open(addr).await?;
-    let mut first_byte = Vec::with_capacity(SAMPLES);
-    let mut whole = Vec::with_capacity(SAMPLES);
-    let mut shows_user = true;
-    let mut bytes = 0;
+    let mut samples = PageSamples::new(email);
     let location = |answer: &http::Answer| {
         answer
             .headers
@@ -664,7 +689,7 @@ async fn returning_visit_timing(
             .map(str::to_owned)
             .ok_or("a 303 without Location")
     };
-    for i in 0..WARMUP + SAMPLES {
+    for i in 0..PAGE_WARMUP + PAGE_SAMPLES {
         let started = Instant::now();
         let page =
             Call::navigate(RETURNING_PAGE).with_cookie(format!("access_token={}", expired.access));
@@ -683,25 +708,10 @@ async fn returning_visit_timing(
         let before_final = started.elapsed();
         let answer = expect(conn.send(&final_call, None).await?, 200, RETURNING_PAGE)?;
         let total = started.elapsed();
-        if i >= WARMUP {
-            first_byte.push(before_final + answer.first_byte);
-            whole.push(total);
-            bytes = answer.body.len();
-            shows_user &= String::from_utf8_lossy(&answer.body).contains(email);
-        }
+        let first_byte = before_final + answer.first_byte;
+        samples.record(i, first_byte, total, &answer.body);
     }
-    first_byte.sort_unstable();
-    whole.sort_unstable();
-    Ok(Page {
-        path: RETURNING_PAGE.to_owned(),
-        samples: SAMPLES,
-        first_byte_p50: first_byte[SAMPLES / 2],
-        first_byte_p99: first_byte[SAMPLES * 99 / 100],
-        whole_p50: whole[SAMPLES / 2],
-        bytes,
-        shows_user,
-        via_refresh: true,
-    })
+    Ok(samples.into_page(RETURNING_PAGE, true))
 }
 
 fn progress(what: &str) {

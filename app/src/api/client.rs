@@ -200,15 +200,7 @@ impl ApiClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ApiError;
-
-    fn ada() -> User {
-        User {
-            id: "00000000-0000-0000-0000-000000000000".parse().unwrap(),
-            email: "ada@example.com".into(),
-            created_at: "1970-01-01T00:00:00Z".parse().unwrap(),
-        }
-    }
+    use crate::model::{ApiError, ada};
 
     #[test]
     fn a_refresh_confirms_or_ends_the_session_but_being_offline_changes_nothing() {

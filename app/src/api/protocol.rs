@@ -306,14 +306,7 @@ mod tests {
     use futures::task::LocalSpawnExt;
 
     use super::*;
-
-    fn user() -> User {
-        User {
-            id: "00000000-0000-0000-0000-000000000000".parse().unwrap(),
-            email: "ada@example.com".into(),
-            created_at: "1970-01-01T00:00:00Z".parse().unwrap(),
-        }
-    }
+    use crate::model::ada;
 
     fn ok(body: &str) -> RawResponse {
         RawResponse {
@@ -336,7 +329,7 @@ mod tests {
     }
 
     fn refreshed() -> RawResponse {
-        ok(&serde_json::to_string(&UserResponse { user: user() }).unwrap())
+        ok(&serde_json::to_string(&UserResponse { user: ada() }).unwrap())
     }
 
     type Answers = VecDeque<RawResponse>;
@@ -434,7 +427,7 @@ mod tests {
         // Assert
         assert_eq!(response.status, 200);
         assert_eq!(script.log(), ["/api/posts", "/auth/refresh", "/api/posts"]);
-        assert_eq!(*hooks.results.borrow(), [Ok(user())]);
+        assert_eq!(*hooks.results.borrow(), [Ok(ada())]);
     }
 
     #[test]
@@ -499,7 +492,7 @@ mod tests {
         let outcome = block_on(client.refresh_since(epoch_when_sent, hooks.listener()));
 
         // Assert
-        assert_eq!(outcome, Ok(user()));
+        assert_eq!(outcome, Ok(ada()));
         assert_eq!(script.count("/auth/refresh"), 1);
     }
 
@@ -642,11 +635,8 @@ mod tests {
 
     #[test]
     fn answers_decode_into_types_or_the_servers_error() {
-        let user_json = serde_json::to_string(&UserResponse { user: user() }).unwrap();
-        assert_eq!(
-            decode::<UserResponse>(&ok(&user_json)).unwrap().user,
-            user()
-        );
+        let user_json = serde_json::to_string(&UserResponse { user: ada() }).unwrap();
+        assert_eq!(decode::<UserResponse>(&ok(&user_json)).unwrap().user, ada());
 
         let refused = decode::<UserResponse>(&error(409, "email_taken", None)).unwrap_err();
         assert_eq!(

@@ -117,14 +117,7 @@ impl TabMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ada() -> User {
-        User {
-            id: "00000000-0000-0000-0000-000000000000".parse().unwrap(),
-            email: "ada@example.com".into(),
-            created_at: "1970-01-01T00:00:00Z".parse().unwrap(),
-        }
-    }
+    use crate::model::ada;
 
     #[test]
     fn checking_becomes_the_truth_once_known() {

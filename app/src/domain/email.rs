@@ -1,8 +1,11 @@
 use std::fmt;
 
-/// A plausible email address, trimmed, lower-cased and in Unicode NFC, so
-/// that `" Ada@Example.COM "` and `"ada@example.com"` are one account, and
-/// so are `é` typed as one character and as `e` plus an accent.
+/// A plausible email address, trimmed, lower-cased and (on the server) in
+/// Unicode NFC, so that `" Ada@Example.COM "` and `"ada@example.com"` are one
+/// account, and so are `é` typed as one character and as `e` plus an accent.
+/// The browser's copy skips NFC: the server decides which account an address
+/// names, and composing characters turns no refused address into an
+/// accepted one or back, except at the very edge of the length limit.
 ///
 /// "Plausible" is deliberately loose: one `@`, a non-empty local part, a
 /// dotted domain of non-empty labels, no spaces, control or invisible
@@ -27,8 +30,10 @@ impl Email {
         if trimmed.len() > Self::MAX_LEN * 4 {
             return Err(InvalidEmail);
         }
+        let email = trimmed.to_lowercase();
+        #[cfg(feature = "ssr")]
         let email = icu_normalizer::ComposingNormalizerBorrowed::new_nfc()
-            .normalize(&trimmed.to_lowercase())
+            .normalize(&email)
             .into_owned();
         if email.len() > Self::MAX_LEN
             || email
@@ -132,6 +137,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "ssr")]
     #[test]
     fn composed_and_decomposed_spellings_are_one_address() {
         let composed = Email::parse("Jos\u{e9}@Example.com").unwrap();
