@@ -1,17 +1,21 @@
 //! A background task that deletes expired and revoked sessions and tokens,
 //! so the tables hold only what can still be used (or recognised as reused).
+//! A revoked session is kept while an access token of it may be unexpired,
+//! so that a restart reads it back into the revoked set.
 //!
 //! It deletes in batches of [`BATCH`] rows, each its own short statement on
 //! indexed columns, so a login or refresh waits behind one batch at most,
 //! never behind the whole sweep.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::auth::revoked::RevokedSessions;
 use crate::store::Store;
 
 /// Rows deleted per statement.
@@ -38,18 +42,22 @@ impl Ticks for mpsc::Receiver<()> {
 }
 
 /// Sweeps at start and then every `interval`.
-pub fn spawn(store: Store, interval: Duration) -> JoinHandle<()> {
+pub fn spawn(store: Store, revoked: Arc<RevokedSessions>, interval: Duration) -> JoinHandle<()> {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    spawn_on(store, ticks)
+    spawn_on(store, revoked, ticks)
 }
 
 /// Sweeps at start and then on every tick, until the ticks end. Errors are
 /// logged and the task keeps going.
-pub fn spawn_on(store: Store, mut ticks: impl Ticks) -> JoinHandle<()> {
+pub fn spawn_on(
+    store: Store,
+    revoked: Arc<RevokedSessions>,
+    mut ticks: impl Ticks,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            if let Err(error) = run_once(&store).await {
+            if let Err(error) = run_once(&store, &revoked).await {
                 tracing::error!(error = ?error, "cleanup of expired sessions failed");
             }
             if !ticks.next().await {
@@ -60,10 +68,14 @@ pub fn spawn_on(store: Store, mut ticks: impl Ticks) -> JoinHandle<()> {
 }
 
 /// One sweep; returns the numbers of tokens and sessions deleted.
-pub async fn run_once(store: &Store) -> crate::error::Result<(u64, u64)> {
+pub async fn run_once(
+    store: &Store,
+    revoked: &RevokedSessions,
+) -> crate::error::Result<(u64, u64)> {
     let now = Utc::now();
+    let revoked_before = revoked.window_start(now);
     let tokens = in_batches(|| store.delete_expired_tokens(now, BATCH)).await?;
-    let sessions = in_batches(|| store.delete_dead_sessions(now, BATCH)).await?;
+    let sessions = in_batches(|| store.delete_dead_sessions(now, revoked_before, BATCH)).await?;
     if tokens + sessions > 0 {
         tracing::info!(tokens, sessions, "deleted expired sessions and tokens");
     }
@@ -113,6 +125,13 @@ mod tests {
         }
     }
 
+    fn revoked_within_15_minutes() -> RevokedSessions {
+        RevokedSessions::new(
+            std::time::Duration::from_secs(900),
+            std::time::Duration::from_secs(5),
+        )
+    }
+
     async fn count(pool: &SqlitePool, table: &str) -> i64 {
         sqlx::query_scalar(&format!("select count(*) from {table}"))
             .fetch_one(pool)
@@ -137,17 +156,28 @@ mod tests {
         };
         let live = session(user.id, now, Duration::days(1));
         let expired = session(user.id, now - Duration::days(2), Duration::days(1));
-        let revoked = session(user.id, now, Duration::days(1));
+        let revoked = session(user.id, now - Duration::hours(1), Duration::days(1));
+        let recently_revoked = session(user.id, now, Duration::days(1));
         store
             .create_user_with_session(&user, "hash", &live)
             .await
             .unwrap();
         store.create_session(&expired).await.unwrap();
         store.create_session(&revoked).await.unwrap();
-        store.revoke_session(revoked.id, now).await.unwrap();
+        store.create_session(&recently_revoked).await.unwrap();
+        store
+            .revoke_session(revoked.id, now - Duration::hours(1))
+            .await
+            .unwrap();
+        store
+            .revoke_session(recently_revoked.id, now)
+            .await
+            .unwrap();
 
         // Act
-        let (tokens, sessions) = run_once(&store).await.unwrap();
+        let (tokens, sessions) = run_once(&store, &revoked_within_15_minutes())
+            .await
+            .unwrap();
 
         // Assert
         assert_eq!(
@@ -155,10 +185,14 @@ mod tests {
             (1, 2),
             "the expired token, then both dead sessions"
         );
-        assert_eq!(count(&pool, "sessions").await, 1);
+        assert_eq!(
+            count(&pool, "sessions").await,
+            2,
+            "the live one, and the one revoked within an access token's lifetime"
+        );
         assert_eq!(
             count(&pool, "refresh_tokens").await,
-            1,
+            2,
             "the revoked session's token went with it"
         );
         let remaining = store
@@ -209,7 +243,7 @@ mod tests {
             .await
             .unwrap();
         let (tick, ticks) = mpsc::channel(1);
-        let task = spawn_on(store.clone(), ticks);
+        let task = spawn_on(store.clone(), Arc::new(revoked_within_15_minutes()), ticks);
         assert!(swept(&pool, first.id).await, "swept at start");
 
         // Act: another one, which only a later sweep can find.
@@ -250,7 +284,9 @@ mod tests {
             store.create_session(&old).await.unwrap();
         }
 
-        let (_, sessions) = run_once(&store).await.unwrap();
+        let (_, sessions) = run_once(&store, &revoked_within_15_minutes())
+            .await
+            .unwrap();
 
         assert_eq!(sessions, dead);
         assert_eq!(count(&pool, "sessions").await, 1);

@@ -155,10 +155,11 @@ pub async fn login(
 
     let now = Utc::now();
     let tokens = state.sessions.start(user.id, user_agent, now).await?;
-    state
+    let beyond_the_cap = state
         .store
         .revoke_sessions_beyond(user.id, state.max_sessions_per_user, now)
         .await?;
+    state.revoked.insert(beyond_the_cap, now);
     Ok(SignedIn { user, tokens })
 }
 
@@ -170,20 +171,26 @@ pub async fn logout(state: &AppState, presented: Option<RefreshToken>) -> Result
 /// Ends the session an access token names (a form's logout, which does
 /// not see the refresh cookie). Only the user's own session can be named.
 pub async fn end_session(state: &AppState, auth: AuthUser) -> Result<()> {
-    state
+    let now = Utc::now();
+    if state
         .store
-        .revoke_session_of_user(auth.user_id, auth.session_id, Utc::now())
-        .await?;
+        .revoke_session_of_user(auth.user_id, auth.session_id, now)
+        .await?
+    {
+        state.revoked.insert([auth.session_id], now);
+    }
     Ok(())
 }
 
 /// Revokes every session of the user, the caller's included.
 pub async fn logout_all(state: &AppState, session: &LiveSession) -> Result<()> {
+    let now = Utc::now();
     let revoked = state
         .store
-        .revoke_all_sessions_of_user(session.user.id, Utc::now())
+        .revoke_all_sessions_of_user(session.user.id, now)
         .await?;
-    tracing::info!(user_id = %session.user.id, revoked, "signed out everywhere");
+    tracing::info!(user_id = %session.user.id, revoked = revoked.len(), "signed out everywhere");
+    state.revoked.insert(revoked, now);
     Ok(())
 }
 
@@ -211,13 +218,15 @@ pub async fn list_sessions(state: &AppState, session: &LiveSession) -> Result<Ve
 /// is `404`.
 pub async fn revoke_session(state: &AppState, session: &LiveSession, id: &str) -> Result<Revoked> {
     let id = Uuid::parse_str(id).map_err(|_| Error::NotFound)?;
+    let now = Utc::now();
     if !state
         .store
-        .revoke_session_of_user(session.user.id, id, Utc::now())
+        .revoke_session_of_user(session.user.id, id, now)
         .await?
     {
         return Err(Error::NotFound);
     }
+    state.revoked.insert([id], now);
     Ok(if id == session.session_id {
         Revoked::ThisSession
     } else {
@@ -284,8 +293,9 @@ pub async fn change_password(
         )
         .await?
     {
-        PasswordChange::Changed => {
+        PasswordChange::Changed { revoked } => {
             tracing::info!(user_id = %auth.user_id, "password changed; other sessions revoked");
+            state.revoked.insert(revoked, now);
             Ok(())
         }
         PasswordChange::SessionGone => Err(Error::InvalidToken),

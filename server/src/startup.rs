@@ -14,6 +14,7 @@ use axum::http::{HeaderValue, Request, header};
 use axum::middleware;
 use axum::response::Response;
 use axum::{Extension, Router};
+use chrono::Utc;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -29,6 +30,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::cookies::AuthCookies;
 use crate::auth::device::DeviceCookies;
 use crate::auth::password::PasswordHasher;
+use crate::auth::revoked::RevokedSessions;
 use crate::auth::sessions::Sessions;
 use crate::auth::throttle::{Limiter, Throttles};
 use crate::auth::tokens::TokenService;
@@ -71,11 +73,25 @@ impl Application {
             settings.access_token_ttl,
             settings.token_leeway,
         ));
+        // Sessions revoked before this start may still have unexpired access
+        // tokens: read them back, so that a restart does not let those in.
+        let revoked = Arc::new(RevokedSessions::new(
+            settings.access_token_ttl,
+            settings.token_leeway,
+        ));
+        let now = Utc::now();
+        for (session_id, revoked_at) in store
+            .sessions_revoked_since(revoked.window_start(now))
+            .await?
+        {
+            revoked.insert([session_id], revoked_at);
+        }
         let state = AppState {
             leptos_options,
             sessions: Sessions::new(
                 store.clone(),
                 Arc::clone(&tokens),
+                Arc::clone(&revoked),
                 settings.refresh_token_ttl,
                 settings.session_max_age,
                 settings.refresh_reuse_grace,
@@ -105,6 +121,7 @@ impl Application {
                 public_origin: settings.public_origin.clone(),
             }),
             store: store.clone(),
+            revoked: Arc::clone(&revoked),
         };
         let listener = TcpListener::bind(settings.site_addr).await?;
         let proxies = Arc::new(settings.trusted_proxies.clone());
@@ -119,7 +136,7 @@ impl Application {
         Ok(Self {
             listener,
             router,
-            cleanup: cleanup::spawn(store, settings.cleanup_interval),
+            cleanup: cleanup::spawn(store, revoked, settings.cleanup_interval),
             header_read_timeout: settings.header_read_timeout,
             shutdown_timeout: settings.shutdown_timeout,
         })

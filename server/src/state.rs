@@ -8,6 +8,7 @@ use leptos::prelude::LeptosOptions;
 use crate::auth::cookies::AuthCookies;
 use crate::auth::device::DeviceCookies;
 use crate::auth::password::PasswordHasher;
+use crate::auth::revoked::RevokedSessions;
 use crate::auth::sessions::Sessions;
 use crate::auth::throttle::Throttles;
 use crate::auth::tokens::TokenService;
@@ -32,4 +33,5 @@ pub struct AppState {
     pub max_sessions_per_user: u32,
     /// Which origin may send state-changing requests (`PUBLIC_ORIGIN`).
     pub origin_policy: Arc<OriginPolicy>,
+    pub revoked: Arc<RevokedSessions>,
 }

@@ -1,5 +1,5 @@
-//! Who is asking: the access cookie checked on its own (signature and
-//! expiry, no database), for the API; the same plus one read for whether
+//! Who is asking: the access cookie checked on its own (signature, expiry,
+//! and the in-memory set of revoked sessions; no database), for the API; the same plus one read for whether
 //! its session is live, for `/auth/me` and the account; the peer address
 //! and the user agent. Pages decide who they are for in `crate::pages`.
 
@@ -12,13 +12,15 @@ use http::request::Parts;
 use uuid::Uuid;
 
 use super::cookies::presented_access_token;
+use super::revoked::RevokedSessions;
 use super::tokens::{AccessTokenError, TokenService};
 use crate::error::Error;
 use crate::service::{self, LiveSession};
 use crate::state::AppState;
 
-/// The user and session of a valid access token. Rejects with `401`
-/// `unauthenticated`, `invalid_token` or `token_expired` (the last with
+/// The user and session of a valid access token whose session this process
+/// has not seen revoked. Rejects with `401` `unauthenticated`,
+/// `invalid_token` or `token_expired` (the last with
 /// `WWW-Authenticate: token_expired`).
 #[derive(Clone, Copy, Debug)]
 pub struct AuthUser {
@@ -29,6 +31,7 @@ pub struct AuthUser {
 impl<S> FromRequestParts<S> for AuthUser
 where
     Arc<TokenService>: FromRef<S>,
+    Arc<RevokedSessions>: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = Error;
@@ -43,6 +46,11 @@ where
                 AccessTokenError::Expired => Error::TokenExpired,
                 AccessTokenError::Invalid => Error::InvalidToken,
             })?;
+        // A revoked session's token is refused like a forged one: its
+        // owner must sign in again.
+        if Arc::<RevokedSessions>::from_ref(state).contains(claims.sid) {
+            return Err(Error::InvalidToken);
+        }
         Ok(Self {
             user_id: claims.sub,
             session_id: claims.sid,

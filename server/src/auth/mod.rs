@@ -13,6 +13,8 @@ pub mod extractor;
 pub mod keys;
 /// argon2id hashing off the async threads, with a dummy hash for timing.
 pub mod password;
+/// Sessions revoked within one access token lifetime, refused by `/api`.
+pub mod revoked;
 /// Start, refresh (rotation, grace, reuse detection) and end of sessions.
 pub mod sessions;
 /// Bounded sliding-window limits: failed logins, registrations, unknown refreshes.

@@ -9,6 +9,7 @@ use app::model::User;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::revoked::RevokedSessions;
 use super::tokens::{RefreshToken, TokenService};
 use crate::error::{Error, Result};
 use crate::store::{NewSession, RotationOutcome, Store};
@@ -43,6 +44,7 @@ pub enum Refreshed {
 pub struct Sessions {
     store: Store,
     tokens: Arc<TokenService>,
+    revoked: Arc<RevokedSessions>,
     refresh_ttl: Duration,
     max_age: Duration,
     reuse_grace: Duration,
@@ -52,6 +54,7 @@ impl Sessions {
     pub fn new(
         store: Store,
         tokens: Arc<TokenService>,
+        revoked: Arc<RevokedSessions>,
         refresh_ttl: Duration,
         max_age: Duration,
         reuse_grace: Duration,
@@ -59,6 +62,7 @@ impl Sessions {
         Self {
             store,
             tokens,
+            revoked,
             refresh_ttl,
             max_age,
             reuse_grace,
@@ -179,7 +183,7 @@ impl Sessions {
             });
         }
         tracing::warn!(session_id = %stored.session_id, "rotated refresh token reused after the grace window; revoking its session");
-        self.store.revoke_session(stored.session_id, now).await?;
+        self.revoke(stored.session_id, now).await?;
         Err(Error::RefreshTokenReused)
     }
 
@@ -190,8 +194,15 @@ impl Sessions {
             return Ok(());
         };
         if let Some(stored) = self.store.find_refresh_token(&presented.hash()).await? {
-            self.store.revoke_session(stored.session_id, now).await?;
+            self.revoke(stored.session_id, now).await?;
         }
+        Ok(())
+    }
+
+    /// Revokes a session in the store, and for `/api` at once.
+    async fn revoke(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+        self.store.revoke_session(session_id, now).await?;
+        self.revoked.insert([session_id], now);
         Ok(())
     }
 }

@@ -114,10 +114,10 @@ pub enum RotationOutcome {
 }
 
 /// Why a password change was or was not stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PasswordChange {
-    /// Stored, and every other session of the user revoked.
-    Changed,
+    /// Stored, and every other session of the user revoked: these.
+    Changed { revoked: Vec<Uuid> },
     /// The session making the change was revoked or ended meanwhile.
     SessionGone,
     /// Another request changed the password after the caller checked the
@@ -262,13 +262,13 @@ impl Store {
         dispatch!(self, s => s.revoke_session_of_user(user_id, session_id, now).await)
     }
 
-    /// Revokes every session of a user; returns how many were not revoked
-    /// before.
+    /// Revokes every session of a user; returns the ids of those that were
+    /// not revoked before.
     pub async fn revoke_all_sessions_of_user(
         &self,
         user_id: Uuid,
         now: DateTime<Utc>,
-    ) -> Result<u64> {
+    ) -> Result<Vec<Uuid>> {
         dispatch!(self, s => s.revoke_all_sessions_of_user(user_id, now).await)
     }
 
@@ -295,22 +295,38 @@ impl Store {
         dispatch!(self, s => s.delete_expired_tokens(now, batch).await)
     }
 
-    /// Deletes up to `batch` revoked or expired sessions, with all their
+    /// Deletes up to `batch` expired sessions and sessions revoked at or
+    /// before `revoked_before` (later ones may still have an unexpired
+    /// access token, which a restart must go on refusing), with all their
     /// tokens; returns how many sessions. One short statement.
-    pub async fn delete_dead_sessions(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {
-        dispatch!(self, s => s.delete_dead_sessions(now, batch).await)
+    pub async fn delete_dead_sessions(
+        &self,
+        now: DateTime<Utc>,
+        revoked_before: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<u64> {
+        dispatch!(self, s => s.delete_dead_sessions(now, revoked_before, batch).await)
+    }
+
+    /// The sessions revoked after `since`, with their revocation times: read
+    /// at start into the in-memory revoked set.
+    pub async fn sessions_revoked_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
+        dispatch!(self, s => s.sessions_revoked_since(since).await)
     }
 
     /// Revokes the user's least recently used live sessions beyond the
     /// newest `keep` (`MAX_SESSIONS_PER_USER`, by `last_used_at`); returns
-    /// how many. Run after a login has stored its session, which is then
+    /// their ids. Run after a login has stored its session, which is then
     /// the most recently used.
     pub async fn revoke_sessions_beyond(
         &self,
         user_id: Uuid,
         keep: u32,
         now: DateTime<Utc>,
-    ) -> Result<u64> {
+    ) -> Result<Vec<Uuid>> {
         dispatch!(self, s => s.revoke_sessions_beyond(user_id, keep, now).await)
     }
 
@@ -608,7 +624,7 @@ mod tests {
 
         // Assert
         assert_eq!(stale, PasswordChange::ChangedConcurrently);
-        assert_eq!(changed, PasswordChange::Changed);
+        assert!(matches!(changed, PasswordChange::Changed { .. }));
         assert_eq!(
             again,
             PasswordChange::ChangedConcurrently,

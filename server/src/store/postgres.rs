@@ -327,7 +327,7 @@ impl PostgresStore {
         &self,
         user_id: Uuid,
         now: DateTime<Utc>,
-    ) -> Result<u64> {
+    ) -> Result<Vec<Uuid>> {
         revoke_sessions_of_user_except(&mut *self.pool.acquire().await?, user_id, None, now).await
     }
 
@@ -373,9 +373,27 @@ impl PostgresStore {
         if changed == 0 {
             return Ok(PasswordChange::ChangedConcurrently);
         }
-        revoke_sessions_of_user_except(&mut tx, user_id, Some(keep_session), now).await?;
+        let revoked =
+            revoke_sessions_of_user_except(&mut tx, user_id, Some(keep_session), now).await?;
         tx.commit().await?;
-        Ok(PasswordChange::Changed)
+        Ok(PasswordChange::Changed { revoked })
+    }
+
+    #[tracing::instrument(name = "List recently revoked sessions", skip_all)]
+    pub async fn sessions_revoked_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
+        let rows = sqlx::query!(
+            r#"select id, revoked_at as "revoked_at!" from sessions where revoked_at > $1"#,
+            since
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.id, row.revoked_at))
+            .collect())
     }
 
     #[tracing::instrument(name = "Delete a batch of expired tokens", skip(self, now))]
@@ -392,17 +410,25 @@ impl PostgresStore {
     }
 
     #[tracing::instrument(name = "Delete a batch of dead sessions", skip(self, now))]
-    pub async fn delete_dead_sessions(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {
+    pub async fn delete_dead_sessions(
+        &self,
+        now: DateTime<Utc>,
+        revoked_before: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<u64> {
         let batch = i64::from(batch);
         // The negation of `is_live`, in SQL because it deletes in bulk; two
-        // indexed lookups rather than one `or` over the whole table.
+        // indexed lookups rather than one `or` over the whole table. A
+        // revoked session stays while a token of it may be unexpired, so
+        // that a restart can read it back into the revoked set.
         self.write(sqlx::query!(
             "delete from sessions where id in (
-                 select id from sessions where revoked_at is not null
+                 select id from sessions where revoked_at <= $1
                  union
-                 select id from sessions where expires_at <= $1
-                 limit $2
+                 select id from sessions where expires_at <= $2
+                 limit $3
              )",
+            revoked_before,
             now,
             batch,
         ))
@@ -415,23 +441,25 @@ impl PostgresStore {
         user_id: Uuid,
         keep: u32,
         now: DateTime<Utc>,
-    ) -> Result<u64> {
+    ) -> Result<Vec<Uuid>> {
         let keep = i64::from(keep);
         // The live condition of `is_live`, in SQL because it picks the rows.
         // Only session rows are locked, so the lock order holds.
-        self.write(sqlx::query!(
+        Ok(sqlx::query_scalar!(
             "update sessions set revoked_at = $1
              where id in (
                  select id from sessions
                  where user_id = $2 and revoked_at is null and expires_at > $1
                  order by last_used_at desc, created_at desc, id desc
                  offset $3
-             )",
+             )
+             returning id",
             now,
             user_id,
             keep,
-        ))
-        .await
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     #[tracing::instrument(name = "Insert a post", skip(self, post), fields(post_id = %post.id))]
@@ -603,21 +631,21 @@ async fn touch_session(
 }
 
 /// Revokes every session of a user not yet revoked, but `keep`; returns
-/// how many it revoked.
+/// the ids it revoked.
 async fn revoke_sessions_of_user_except(
     conn: &mut PgConnection,
     user_id: Uuid,
     keep: Option<Uuid>,
     now: DateTime<Utc>,
-) -> Result<u64> {
-    Ok(sqlx::query!(
+) -> Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar!(
         "update sessions set revoked_at = $1
-         where user_id = $2 and revoked_at is null and id is distinct from $3",
+         where user_id = $2 and revoked_at is null and id is distinct from $3
+         returning id",
         now,
         user_id,
         keep,
     )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected())
+    .fetch_all(&mut *conn)
+    .await?)
 }

@@ -327,7 +327,7 @@ impl SqliteStore {
         &self,
         user_id: Uuid,
         now: DateTime<Utc>,
-    ) -> Result<u64> {
+    ) -> Result<Vec<Uuid>> {
         revoke_sessions_of_user_except(&mut *self.writer().await?, user_id, None, now).await
     }
 
@@ -359,9 +359,28 @@ impl SqliteStore {
         if changed == 0 {
             return Ok(PasswordChange::ChangedConcurrently);
         }
-        revoke_sessions_of_user_except(&mut tx, user_id, Some(keep_session), now).await?;
+        let revoked =
+            revoke_sessions_of_user_except(&mut tx, user_id, Some(keep_session), now).await?;
         tx.commit().await?;
-        Ok(PasswordChange::Changed)
+        Ok(PasswordChange::Changed { revoked })
+    }
+
+    #[tracing::instrument(name = "List recently revoked sessions", skip_all)]
+    pub async fn sessions_revoked_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
+        let rows = sqlx::query!(
+            r#"select id as "id: Uuid", revoked_at as "revoked_at!: DateTime<Utc>"
+               from sessions where revoked_at > ?"#,
+            since
+        )
+        .fetch_all(&mut *self.reader().await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.id, row.revoked_at))
+            .collect())
     }
 
     #[tracing::instrument(name = "Delete a batch of expired tokens", skip(self, now))]
@@ -378,17 +397,25 @@ impl SqliteStore {
     }
 
     #[tracing::instrument(name = "Delete a batch of dead sessions", skip(self, now))]
-    pub async fn delete_dead_sessions(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {
+    pub async fn delete_dead_sessions(
+        &self,
+        now: DateTime<Utc>,
+        revoked_before: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<u64> {
         let batch = i64::from(batch);
         // The negation of `is_live`, in SQL because it deletes in bulk; two
-        // indexed lookups rather than one `or` over the whole table.
+        // indexed lookups rather than one `or` over the whole table. A
+        // revoked session stays while a token of it may be unexpired, so
+        // that a restart can read it back into the revoked set.
         self.write(sqlx::query!(
             "delete from sessions where rowid in (
-                 select rowid from sessions where revoked_at is not null
+                 select rowid from sessions where revoked_at <= ?
                  union
                  select rowid from sessions where expires_at <= ?
                  limit ?
              )",
+            revoked_before,
             now,
             batch,
         ))
@@ -401,23 +428,25 @@ impl SqliteStore {
         user_id: Uuid,
         keep: u32,
         now: DateTime<Utc>,
-    ) -> Result<u64> {
+    ) -> Result<Vec<Uuid>> {
         let keep = i64::from(keep);
         // The live condition of `is_live`, in SQL because it picks the rows.
-        self.write(sqlx::query!(
-            "update sessions set revoked_at = ?
-             where id in (
-                 select id from sessions
-                 where user_id = ? and revoked_at is null and expires_at > ?
-                 order by last_used_at desc, created_at desc, rowid desc
-                 limit -1 offset ?
-             )",
+        Ok(sqlx::query_scalar!(
+            r#"update sessions set revoked_at = ?
+               where id in (
+                   select id from sessions
+                   where user_id = ? and revoked_at is null and expires_at > ?
+                   order by last_used_at desc, created_at desc, rowid desc
+                   limit -1 offset ?
+               )
+               returning id as "id: Uuid""#,
             now,
             user_id,
             now,
             keep,
-        ))
-        .await
+        )
+        .fetch_all(&mut *self.writer().await?)
+        .await?)
     }
 
     #[tracing::instrument(name = "Insert a post", skip(self, post), fields(post_id = %post.id))]
@@ -603,21 +632,21 @@ async fn touch_session(
 }
 
 /// Revokes every session of a user not yet revoked, but `keep`; returns
-/// how many it revoked.
+/// the ids it revoked.
 async fn revoke_sessions_of_user_except(
     conn: &mut SqliteConnection,
     user_id: Uuid,
     keep: Option<Uuid>,
     now: DateTime<Utc>,
-) -> Result<u64> {
-    Ok(sqlx::query!(
-        "update sessions set revoked_at = ?
-         where user_id = ? and revoked_at is null and id is not ?",
+) -> Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar!(
+        r#"update sessions set revoked_at = ?
+           where user_id = ? and revoked_at is null and id is not ?
+           returning id as "id: Uuid""#,
         now,
         user_id,
         keep,
     )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected())
+    .fetch_all(&mut *conn)
+    .await?)
 }

@@ -22,5 +22,6 @@ mod posts;
 mod refresh;
 mod register;
 mod restart;
+mod revocation;
 mod sessions;
 mod slow_clients;

@@ -102,24 +102,6 @@ async fn an_expired_access_token_on_the_api_is_token_expired_with_the_challenge(
 }
 
 #[tokio::test]
-async fn the_api_trusts_the_access_token_alone_until_it_expires() {
-    // Arrange
-    let app = spawn_app().await;
-    let access = app.signed_in_user().await.access().value.clone();
-
-    // Act: the session is gone from the database, the token is not.
-    app.client
-        .post(app.url("/auth/logout"))
-        .send()
-        .await
-        .unwrap();
-    let response = app.get_with_access("/api/posts", &access).await;
-
-    // Assert
-    assert_eq!(response.status(), StatusCode::OK);
-}
-
-#[tokio::test]
 async fn the_health_check_answers_ok() {
     let app = spawn_app().await;
 
