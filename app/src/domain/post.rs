@@ -1,6 +1,10 @@
 use std::fmt;
 
 /// A post's title: 1 to 200 characters after trimming.
+///
+/// Neither a title nor a body may hold U+0000: PostgreSQL cannot store it
+/// in text, and a post must be refused the same way on either backend
+/// rather than accepted on one and a `500` on the other.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PostTitle(String);
 
@@ -17,6 +21,8 @@ pub enum InvalidPost {
     TitleTooLong,
     #[error("Keep the post to {max} characters.", max = PostBody::MAX_CHARS)]
     BodyTooLong,
+    #[error("Remove the NUL character (U+0000) from the post.")]
+    ContainsNul,
 }
 
 impl PostTitle {
@@ -24,6 +30,9 @@ impl PostTitle {
 
     pub fn parse(raw: &str) -> Result<Self, InvalidPost> {
         let title = raw.trim();
+        if title.contains('\0') {
+            return Err(InvalidPost::ContainsNul);
+        }
         match title.chars().count() {
             0 => Err(InvalidPost::EmptyTitle),
             n if n > Self::MAX_CHARS => Err(InvalidPost::TitleTooLong),
@@ -38,6 +47,9 @@ impl PostBody {
     pub fn parse(raw: &str) -> Result<Self, InvalidPost> {
         if raw.chars().count() > Self::MAX_CHARS {
             return Err(InvalidPost::BodyTooLong);
+        }
+        if raw.contains('\0') {
+            return Err(InvalidPost::ContainsNul);
         }
         Ok(Self(raw.to_owned()))
     }
@@ -87,5 +99,15 @@ mod tests {
             PostBody::parse(&"b".repeat(10_001)).unwrap_err(),
             InvalidPost::BodyTooLong
         );
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_anywhere_in_a_post() {
+        assert_eq!(
+            PostTitle::parse("a\0b").unwrap_err(),
+            InvalidPost::ContainsNul
+        );
+        assert_eq!(PostBody::parse("\0").unwrap_err(), InvalidPost::ContainsNul);
+        assert!(PostBody::parse("tabs\tand\u{1}controls stay").is_ok());
     }
 }
