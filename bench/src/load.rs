@@ -176,8 +176,12 @@ pub struct Outcome {
     pub connections: usize,
     pub summary: Summary,
     pub probe: Option<Summary>,
-    /// CPU time over the window as a share of one core (1.0 = one core busy).
+    /// CPU time over the window as a share of one core (1.0 = one core busy):
+    /// the server's, plus its database's when that runs apart.
     pub server_cpu: f64,
+    /// The part of `server_cpu` that the database cluster took (PostgreSQL;
+    /// `None` for SQLite, which runs inside the server).
+    pub database_cpu: Option<f64>,
     pub client_cpu: f64,
     /// CPU time every other process on the machine took meanwhile, in cores.
     pub others_cpu: f64,
@@ -212,9 +216,13 @@ impl Outcome {
 }
 
 /// Runs `scenario` against `addr`: `warmup`, then `window` measured.
+/// `database_pid` is the database cluster's main process, when the
+/// database runs apart from the server: its CPU time and its children's
+/// count as the server's.
 pub async fn run(
     addr: SocketAddr,
     server_pid: u32,
+    database_pid: Option<u32>,
     scenario: &Scenario,
     probe: Option<&Probe>,
     warmup: Duration,
@@ -260,10 +268,15 @@ pub async fn run(
 
     sleep_until(times.start.into()).await;
     let server_before = Cpu::of(server_pid);
+    let database_before = database_pid.map(Cpu::of_tree);
     let client_before = Cpu::of_self();
     let machine_before = proc::machine_busy();
     sleep_until(times.end.into()).await;
-    let server_cpu = Cpu::of(server_pid).share_since(server_before, window);
+    let database_cpu = database_pid
+        .zip(database_before)
+        .map(|(pid, before)| Cpu::of_tree(pid).share_since(before, window));
+    let server_cpu =
+        Cpu::of(server_pid).share_since(server_before, window) + database_cpu.unwrap_or(0.0);
     let client_cpu = Cpu::of_self().share_since(client_before, window);
     let machine_cpu = proc::machine_busy().share_since(machine_before, window);
     let others_cpu = (machine_cpu - server_cpu - client_cpu).max(0.0);
@@ -289,6 +302,7 @@ pub async fn run(
         summary: Summary::from_stats(stats, window),
         probe,
         server_cpu,
+        database_cpu,
         client_cpu,
         others_cpu,
         server_peak_rss_kib: peak_rss.load(Ordering::Relaxed),

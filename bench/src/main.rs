@@ -47,6 +47,11 @@ usage: bench [options]
   --client-cpus LIST       taskset list for this      (1 on a 2+ core machine)
   --no-pin                 run both unpinned
   --server-env KEY=VALUE   extra server setting, repeatable (for experiments)
+  --database-url URL       the server's DATABASE_URL  (unset: SQLite in its data folder)
+  --database-pid PID       the database cluster's main process, when it runs
+                           apart: its CPU (with its children's) counts as the
+                           server's, and its memory is reported
+  --database-note TEXT     what the database is and how it is set up, for the report
   --wasm-opt TEXT          wasm-opt version, for the report
   --sizes-only             only measure the site's WASM, JS and CSS
   --keep                   keep the temporary data folder and server logs";
@@ -85,6 +90,9 @@ pub struct Args {
     client_cpus: Option<String>,
     wasm_opt: Option<String>,
     server_env: Vec<(String, String)>,
+    database_url: Option<String>,
+    database_pid: Option<u32>,
+    database_note: Option<String>,
     sizes_only: bool,
     keep: bool,
 }
@@ -108,6 +116,9 @@ impl Args {
             client_cpus: two_cores.then(|| "1".to_owned()),
             wasm_opt: None,
             server_env: Vec::new(),
+            database_url: None,
+            database_pid: None,
+            database_note: None,
             sizes_only: false,
             keep: false,
         };
@@ -138,6 +149,9 @@ impl Args {
                         .ok_or_else(|| format!("--server-env takes KEY=VALUE, not {pair:?}"))?;
                     args.server_env.push((key.to_owned(), val.to_owned()));
                 }
+                "--database-url" => args.database_url = Some(value()?),
+                "--database-pid" => args.database_pid = Some(number(&flag, &value()?)? as u32),
+                "--database-note" => args.database_note = Some(value()?),
                 "--sizes-only" => args.sizes_only = true,
                 "--keep" => args.keep = true,
                 "-h" | "--help" => return Err(USAGE.to_owned()),
@@ -252,7 +266,14 @@ async fn run(args: Args) -> Result<Report> {
         output_name: args.output_name.clone(),
         workdir: workdir.clone(),
         cpus: args.server_cpus.clone(),
-        env: args.server_env.clone(),
+        // The database comes first, so that a `--server-env` may still
+        // override it in an experiment.
+        env: args
+            .database_url
+            .iter()
+            .map(|url| ("DATABASE_URL".to_owned(), url.clone()))
+            .chain(args.server_env.iter().cloned())
+            .collect(),
         port: server::free_port()?,
     };
     let result = measure(&args, &launch, &mut report).await;
@@ -263,6 +284,7 @@ async fn run(args: Args) -> Result<Report> {
     }
     result?;
     report.wall = began.elapsed();
+    report.load_after = proc::load_average();
     Ok(report)
 }
 
@@ -281,6 +303,8 @@ async fn measure(args: &Args, launch: &Launch, report: &mut Report) -> Result<()
     )
     .await?;
     let expired = register(addr, "expired@bench.example").await?;
+    report.token_header = token_header(&expired.access);
+    let mint_log = minting.log_path().to_owned();
     minting.stop();
 
     progress("starting the server with its default settings");
@@ -288,8 +312,13 @@ async fn measure(args: &Args, launch: &Launch, report: &mut Report) -> Result<()
     report.server_cpus = proc::cpus_allowed(Some(server.pid));
     report.client_cpus = proc::cpus_allowed(None);
     report.server_idle_rss_kib = proc::status_kib(server.pid, "VmRSS").unwrap_or(0);
+    if let Some(pid) = args.database_pid {
+        report.database_cpus = Some(proc::cpus_allowed(Some(pid)));
+        report.database_idle_pss = proc::tree_pss_kib(pid);
+    }
     let outcome = scenarios(args, &server, &expired, report).await;
     report.server_hwm_kib = proc::status_kib(server.pid, "VmHWM").unwrap_or(0);
+    report.database_end_pss = args.database_pid.and_then(proc::tree_pss_kib);
     if outcome.is_err() {
         eprintln!(
             "server log ({}):\n{}",
@@ -297,7 +326,14 @@ async fn measure(args: &Args, launch: &Launch, report: &mut Report) -> Result<()
             server.log_tail()
         );
     }
+    let main_log = server.log_path().to_owned();
     server.stop();
+    // Both servers log warnings and errors only: every line is news (a
+    // failed request's cause, a failed sweep), so the report shows them.
+    report.server_log = [mint_log, main_log]
+        .iter()
+        .flat_map(|path| server::log_lines(path))
+        .collect();
     outcome
 }
 
@@ -417,8 +453,16 @@ async fn scenarios(
                 "round {round}/{}: {} ({} connections)",
                 args.rounds, scenario.name, scenario.connections
             ));
-            let mut outcome =
-                load::run(addr, server.pid, scenario, None, args.warmup, args.duration).await;
+            let mut outcome = load::run(
+                addr,
+                server.pid,
+                args.database_pid,
+                scenario,
+                None,
+                args.warmup,
+                args.duration,
+            )
+            .await;
             if matches!(scenario.check, Check::Rotation) {
                 scenario.chains = std::mem::take(&mut outcome.chains);
             }
@@ -436,6 +480,7 @@ async fn scenarios(
         let outcome = load::run(
             addr,
             server.pid,
+            args.database_pid,
             &login,
             Some(&probe),
             args.warmup,
@@ -510,6 +555,22 @@ async fn login(addr: std::net::SocketAddr, email: &str) -> Result<Cookies> {
         200,
         "POST /auth/login",
     )?)
+}
+
+/// The access token's header (`alg`, `kid`) as the server wrote it, so the
+/// report says which algorithm was measured rather than which was asked for.
+fn token_header(token: &str) -> String {
+    use base64::Engine as _;
+    token
+        .split('.')
+        .next()
+        .and_then(|header| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(header)
+                .ok()
+        })
+        .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
+        .map_or_else(|| "unreadable".to_owned(), |header| header.to_string())
 }
 
 fn cookies(answer: &http::Answer) -> Result<Cookies> {

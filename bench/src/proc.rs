@@ -56,6 +56,28 @@ impl Cpu {
         Self(cpu_ticks("/proc/self/stat"))
     }
 
+    /// A process and every process it started (PostgreSQL's postmaster and
+    /// its backends, which are all its direct children): its own time, that
+    /// of its children that have exited and been waited for, and that of
+    /// those still running.
+    pub fn of_tree(pid: u32) -> Self {
+        let Some(own) = stat_fields(&format!("/proc/{pid}/stat")) else {
+            return Self(None);
+        };
+        let field = |fields: &[String], i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+        // utime, stime, cutime, cstime.
+        let mut ticks: u64 = [11, 12, 13, 14]
+            .iter()
+            .map(|&i| field(&own, i).unwrap_or(0))
+            .sum();
+        for child in children(pid) {
+            if let Some(fields) = stat_fields(&format!("/proc/{child}/stat")) {
+                ticks += field(&fields, 11).unwrap_or(0) + field(&fields, 12).unwrap_or(0);
+            }
+        }
+        Self(Some(ticks))
+    }
+
     /// CPU time since `earlier`, as a share of one core over `wall`
     /// (1.0 = one core busy all the time); NaN when unknown.
     pub fn share_since(self, earlier: Cpu, wall: Duration) -> f64 {
@@ -104,14 +126,54 @@ pub fn machine_busy() -> Cpu {
 }
 
 fn cpu_ticks(path: &str) -> Option<u64> {
-    let stat = std::fs::read_to_string(path).ok()?;
-    // The command name may hold spaces; the fields after it are fixed:
-    // state is field 3, utime 14 and stime 15.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let fields = stat_fields(path)?;
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// The fields of a `/proc/<pid>/stat` after the command name, which may
+/// hold spaces: index 0 is the state (field 3), 1 the parent's pid, 11 and
+/// 12 utime and stime, 13 and 14 the waited-for children's.
+fn stat_fields(path: &str) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// The pids whose parent is `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let parent = pid.to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            stat_fields(&format!("/proc/{child}/stat"))
+                .is_some_and(|fields| fields.get(1) == Some(&parent))
+        })
+        .collect()
+}
+
+/// The proportional set size of a process and its children together, in
+/// KiB: memory they share (PostgreSQL's shared buffers) is counted once,
+/// split between them, instead of once per process as resident sets would.
+/// Also how many processes that was.
+pub fn tree_pss_kib(pid: u32) -> Option<(u64, usize)> {
+    let mut pids = children(pid);
+    pids.push(pid);
+    let sizes: Vec<u64> = pids
+        .iter()
+        .filter_map(|pid| {
+            status_field(&format!("/proc/{pid}/smaps_rollup"), "Pss")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    (!sizes.is_empty()).then(|| (sizes.iter().sum(), sizes.len()))
 }
 
 fn clock_ticks_per_sec() -> u64 {
@@ -125,6 +187,20 @@ fn clock_ticks_per_sec() -> u64 {
             .and_then(|text| text.trim().parse().ok())
             .unwrap_or(100)
     })
+}
+
+/// The load averages over 1, 5 and 15 minutes (`/proc/loadavg`): how busy
+/// the machine was, beside the figures.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// One line naming the machine: CPU model, cores, memory, kernel.

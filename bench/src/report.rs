@@ -18,6 +18,10 @@ const BUNDLE_LIMIT_BYTES: usize = 150_000;
 /// A login stalls when none completes for this long, or a cheap request
 /// waits this long beside the hashing.
 const STALL: Duration = Duration::from_millis(250);
+/// How many distinct server log messages the report quotes, and how much
+/// of each.
+const LOG_LINES_SHOWN: usize = 10;
+const LOG_LINE_CHARS: usize = 600;
 
 /// The time to first byte of a server-rendered page.
 #[derive(Clone, Debug)]
@@ -46,6 +50,20 @@ pub struct Report {
 
     wasm_opt: Option<String>,
     server_env: Vec<(String, String)>,
+    database_note: String,
+    /// The access token's JWT header, as the server wrote it.
+    pub token_header: String,
+    /// The database cluster's CPUs, when it runs apart from the server.
+    pub database_cpus: Option<String>,
+    /// Its memory (PSS, KiB) and process count after the server started
+    /// and at the end.
+    pub database_idle_pss: Option<(u64, usize)>,
+    pub database_end_pss: Option<(u64, usize)>,
+    /// Every line the servers logged (warnings and errors only).
+    pub server_log: Vec<String>,
+    /// The machine's load averages when the run began and ended.
+    load_before: String,
+    pub load_after: String,
     pub server_cpus: String,
     pub client_cpus: String,
     pub assets: Vec<Asset>,
@@ -69,6 +87,16 @@ impl Report {
 
             wasm_opt: args.wasm_opt.clone(),
             server_env: args.server_env.clone(),
+            load_before: proc::load_average(),
+            database_note: args
+                .database_note
+                .clone()
+                .unwrap_or_else(|| match &args.database_url {
+                    Some(_) => "as the given DATABASE_URL".to_owned(),
+                    None => "SQLite, a fresh file in the server's data folder (the default \
+                             DATABASE_URL)"
+                        .to_owned(),
+                }),
             ..Self::default()
         }
     }
@@ -142,9 +170,21 @@ impl Report {
                  ceiling), errors are summed over all rounds.",
                 self.rounds, self.warmup, self.duration
             );
+            println!("- Database: {}", self.database_note);
+            if let Some(cpus) = &self.database_cpus {
+                println!(
+                    "- The database cluster on CPU {cpus}; the \"server CPU\" columns include \
+                     its processes' CPU time (the server's and the database's together, as with \
+                     SQLite inside the server), and \"of which database\" is its part"
+                );
+            }
+            println!("- Access token header: `{}`", self.token_header);
             println!(
-                "- Whole run (after builds): {:.0} s",
-                self.wall.as_secs_f64()
+                "- Whole run (after builds): {:.0} s; load average (1, 5, 15 min) {} at the \
+                 start, {} at the end",
+                self.wall.as_secs_f64(),
+                self.load_before,
+                self.load_after
             );
             for (key, value) in &self.server_env {
                 println!("- Extra server setting: `{key}={value}`");
@@ -154,6 +194,7 @@ impl Report {
         if !self.outcomes.is_empty() {
             self.print_load();
             self.print_memory_and_page();
+            self.print_log();
         }
         self.print_sizes();
         if !self.outcomes.is_empty() {
@@ -164,16 +205,22 @@ impl Report {
     fn print_load(&self) {
         let ceiling = self.ceiling().map_or(f64::NAN, |c| c.summary.per_sec);
         let ceiling_per_cpu = self.ceiling_per_cpu();
+        let database = self.database_cpus.is_some();
         println!("\n## Load\n");
         println!(
-            "| scenario | conns | req/s | ratio to ceiling | req per server CPU-s | ratio per CPU-s | p50 ms | p99 ms | max ms | errors | server CPU | load gen CPU | other processes CPU | server peak RSS MiB |"
+            "| scenario | conns | req/s | ratio to ceiling | req per server CPU-s | ratio per CPU-s | p50 ms | p99 ms | max ms | errors | server CPU |{} load gen CPU | other processes CPU | server peak RSS MiB |",
+            if database { " of which database |" } else { "" }
         );
-        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!(
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|{}---:|---:|---:|",
+            if database { "---:|" } else { "" }
+        );
         for outcome in &self.outcomes {
             row(
                 outcome,
                 outcome.summary.per_sec / ceiling,
                 per_cpu(outcome) / ceiling_per_cpu,
+                database,
             );
         }
         if let Some(login) = &self.login {
@@ -181,6 +228,7 @@ impl Report {
                 login,
                 login.summary.per_sec / self.login_ceiling(),
                 per_cpu(login) / self.login_ceiling_per_cpu(),
+                database,
             );
         }
         println!();
@@ -237,6 +285,17 @@ impl Report {
             mib(self.server_idle_rss_kib),
             mib(self.server_hwm_kib)
         );
+        if let (Some((idle, n_idle)), Some((end, n_end))) =
+            (self.database_idle_pss, self.database_end_pss)
+        {
+            println!(
+                "- Database cluster memory (proportional set size, shared buffers counted once): \
+                 {:.1} MiB in {n_idle} processes after the server started, {:.1} MiB in {n_end} \
+                 processes at the end.",
+                mib(idle),
+                mib(end)
+            );
+        }
         for page in &self.pages {
             let who = if page.via_refresh {
                 "as a returning visitor with an expired token (`303` → `GET /auth/refresh` `303` → `200`, \
@@ -259,6 +318,47 @@ impl Report {
                     "; NOTE: the HTML did not contain the user's email"
                 }
             );
+        }
+    }
+
+    /// The servers log warnings and errors only; each distinct message
+    /// (without its timestamp) once, with how often it came.
+    fn print_log(&self) {
+        println!("\n## Server log\n");
+        if self.server_log.is_empty() {
+            println!("No warnings or errors.");
+            return;
+        }
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        for line in &self.server_log {
+            // tracing's lines start with an RFC 3339 timestamp.
+            let message = line
+                .split_once(' ')
+                .filter(|(time, _)| time.ends_with('Z'))
+                .map_or(line.as_str(), |(_, rest)| rest.trim_start());
+            match seen.iter_mut().find(|(m, _)| m == message) {
+                Some((_, n)) => *n += 1,
+                None => seen.push((message.to_owned(), 1)),
+            }
+        }
+        println!(
+            "{} lines, {} distinct{}:\n",
+            self.server_log.len(),
+            seen.len(),
+            if seen.len() > LOG_LINES_SHOWN {
+                format!(" (the first {LOG_LINES_SHOWN} shown)")
+            } else {
+                String::new()
+            }
+        );
+        for (message, n) in seen.iter().take(LOG_LINES_SHOWN) {
+            let shown: String = message.chars().take(LOG_LINE_CHARS).collect();
+            let cut = if shown.len() < message.len() {
+                " …"
+            } else {
+                ""
+            };
+            println!("- {n} × `{}{cut}`", shown.replace('`', "'"));
         }
     }
 
@@ -401,10 +501,18 @@ fn per_cpu(outcome: &Outcome) -> f64 {
     outcome.summary.per_sec / outcome.server_cpu
 }
 
-fn row(outcome: &Outcome, ratio: f64, ratio_per_cpu: f64) {
+fn row(outcome: &Outcome, ratio: f64, ratio_per_cpu: f64, database: bool) {
     let s = &outcome.summary;
+    let database = if database {
+        format!(
+            " {:.0}% |",
+            outcome.database_cpu.unwrap_or(f64::NAN) * 100.0
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "| {} | {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {:.0}% | {:.0}% | {:.0}% | {:.1} |",
+        "| {} | {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {:.0}% |{database} {:.0}% | {:.0}% | {:.1} |",
         outcome.name,
         outcome.connections,
         s.per_sec,

@@ -66,6 +66,8 @@ impl Server {
             .env("DATA_DIR", launch.workdir.join("data"))
             .env("COOKIE_SECURE", "false")
             .env("RUST_LOG", "warn")
+            // Plain text, so the report can quote the log.
+            .env("NO_COLOR", "1")
             // Only failed logins are throttled and the benchmark has none,
             // but a throttle must never be what a figure measures.
             .env("LOGIN_MAX_FAILURES", "1000000000")
@@ -155,6 +157,35 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.terminate();
     }
+}
+
+/// Every line of a server log, without terminal colour codes (in case the
+/// server writes them anyway).
+pub fn log_lines(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(strip_colours)
+        .filter(|line| !line.trim().is_empty())
+        .collect()
+}
+
+/// Removes ANSI colour sequences (`ESC [ ... m`).
+fn strip_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // Skip up to and including the sequence's final letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A loopback port that was free a moment ago.
