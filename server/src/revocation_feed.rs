@@ -109,8 +109,8 @@ async fn catch_up(store: &Store, revoked: &RevokedSessions) -> crate::error::Res
         .sessions_revoked_since(revoked.window_start(Utc::now()))
         .await?;
     let count = recent.len();
-    for (session_id, revoked_at) in recent {
-        revoked.insert([session_id], revoked_at);
+    for session in recent {
+        revoked.insert([session.id], session.revoked_at);
     }
     Ok(count)
 }
