@@ -1,8 +1,9 @@
 //! Throttle spray: failed logins from ever new addresses against ever new
-//! emails, straight into the login limiter, as an attacker with an IPv6
-//! /48 and a list of made-up emails would send them. Prints the time per
-//! attempt at the start (empty table) and at the end (full table, evicting
-//! on every attempt), and how much the process's memory grew.
+//! emails, straight into the in-memory login limiter (SQLite's), as an
+//! attacker with an IPv6 /48 and a list of made-up emails would send them.
+//! Prints the time per attempt at the start (empty table) and at the end
+//! (full table, evicting on every attempt), and how much the process's
+//! memory grew.
 //!
 //! Run with `scripts/bench --throttle-spray` (or
 //! `cargo run --release -p server --example throttle_spray -- [attempts]`).
@@ -12,7 +13,7 @@
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-use server::auth::throttle::{Limiter, ThrottleKey, Throttles};
+use server::auth::throttle::{MemoryLimiter, ThrottleKey, Throttles};
 
 /// Attempts timed at each end.
 const SAMPLE: usize = 20_000;
@@ -23,7 +24,7 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(1_000_000)
         .max(2 * SAMPLE);
-    let limiter = Limiter::new(10, Duration::from_secs(300), Throttles::LOGIN_KEYS);
+    let limiter = MemoryLimiter::new(10, Duration::from_secs(300), Throttles::LOGIN_KEYS);
     let rss_before = rss_kib();
     let start = Instant::now();
     let mut first = Duration::ZERO;

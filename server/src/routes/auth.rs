@@ -3,7 +3,6 @@
 //! flows of `service`, and set cookies; nothing else.
 
 use std::net::IpAddr;
-use std::time::Instant;
 
 use app::auth::after_login;
 use app::model::{ChangePassword, Credentials, SessionsResponse, User, UserResponse};
@@ -143,8 +142,9 @@ async fn refresh_cookies(
             state
                 .throttle
                 .unknown_refreshes
-                .begin(&address, Instant::now())
-                .map_err(|retry_after| (jar.clone(), Error::RateLimited { retry_after }))?,
+                .begin(&address)
+                .await
+                .map_err(|error| (jar.clone(), error))?,
         ),
         None => None,
     };
@@ -152,7 +152,7 @@ async fn refresh_cookies(
     if let Some(attempt) = attempt
         && !matches!(refreshed, Err(Error::InvalidRefreshToken))
     {
-        attempt.take_back();
+        attempt.take_back().await;
     }
     match refreshed {
         Ok(Refreshed::Rotated { user, tokens }) => {
