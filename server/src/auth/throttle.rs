@@ -30,6 +30,7 @@
 mod memory;
 mod shared;
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
@@ -218,6 +219,47 @@ impl Limiter {
                 .map(Attempt::InMemory)
                 .map_err(|retry_after| Error::RateLimited { retry_after }),
             Self::Shared(limiter) => limiter.begin(keys, now.utc).await.map(Attempt::Shared),
+        }
+    }
+}
+
+impl Limiter {
+    /// Runs `operation`, an event that is common and cheap when it does not
+    /// count (a refresh) and counts only when `counts` says so of its
+    /// outcome (the token was unknown). Refused with `429` before it runs
+    /// when a key is at its limit.
+    ///
+    /// In memory, exactly as [`Limiter::begin`]: counted from the start,
+    /// taken back if it did not count. In the database it is checked
+    /// before (one read) and counted after, only if it counted, so an
+    /// honest refresh writes nothing more than it did: a burst in flight
+    /// at once may pass the limit by as many as are in flight. That is
+    /// right only where the limit bounds work, not guesses (a refresh
+    /// token cannot be guessed); failed logins use `begin`. If the database
+    /// cannot count, it fails closed: `500 internal`.
+    pub async fn guard<T>(
+        &self,
+        keys: &[ThrottleKey],
+        operation: impl Future<Output = T>,
+        counts: impl FnOnce(&T) -> bool,
+    ) -> Result<T> {
+        match self {
+            Self::InMemory(_) => {
+                let attempt = self.begin(keys).await?;
+                let outcome = operation.await;
+                if !counts(&outcome) {
+                    attempt.take_back().await;
+                }
+                Ok(outcome)
+            }
+            Self::Shared(limiter) => {
+                limiter.check(keys, Utc::now()).await?;
+                let outcome = operation.await;
+                if counts(&outcome) {
+                    limiter.record(keys, Utc::now()).await?;
+                }
+                Ok(outcome)
+            }
         }
     }
 }
@@ -482,6 +524,31 @@ mod tests {
             assert_eq!(left(&a, &[address(1)], now).await, 1);
             assert_eq!(left(&b, &[address(3)], now).await, 2);
             assert_eq!(left(&a, &[address(4)], now).await, 2);
+        }
+
+        #[tokio::test]
+        async fn a_guarded_event_counts_only_when_it_says_so_and_past_the_limit_never_runs() {
+            // Arrange
+            let (a, b, _database) = two_instances(2).await;
+            let keys = [address(1)];
+
+            // Act: an event that does not count, two that do (one on each
+            // instance), then another.
+            let known = a.guard(&keys, async { "known" }, |_| false).await;
+            for limiter in [&a, &b] {
+                let unknown = limiter.guard(&keys, async { "unknown" }, |_| true);
+                assert_eq!(unknown.await.unwrap(), "unknown");
+            }
+            let mut ran = false;
+            let past_the_limit = b.guard(&keys, async { ran = true }, |()| true).await;
+
+            // Assert
+            assert_eq!(known.unwrap(), "known");
+            assert!(
+                matches!(past_the_limit, Err(Error::RateLimited { .. })),
+                "{past_the_limit:?}"
+            );
+            assert!(!ran, "refused before it ran");
         }
 
         #[tokio::test]

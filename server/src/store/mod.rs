@@ -409,6 +409,25 @@ impl Store {
         }
     }
 
+    /// Whether one of `keys` has `max` attempts in the `window` before
+    /// `now`: then the `max`-th newest of them (the latest such), as in
+    /// [`ThrottleCount::Refused`]. One read; counts nothing. (PostgreSQL
+    /// only, as above.)
+    #[tracing::instrument(name = "Check a throttle", skip_all)]
+    pub async fn throttle_wait(
+        &self,
+        limiter: i16,
+        keys: &[Vec<u8>],
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+        max: u32,
+    ) -> Result<Option<DateTime<Utc>>> {
+        match &self.0 {
+            Backend::Postgres(s) => s.throttle_wait(limiter, keys, now, window, max).await,
+            Backend::Sqlite(_) => Err(throttle_in_memory()),
+        }
+    }
+
     /// Takes one attempt that started at `started` back from each of
     /// `keys`, and forgets every attempt of those of them in `forget`; a
     /// key left with none is deleted. (PostgreSQL only, as above.)

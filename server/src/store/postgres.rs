@@ -520,28 +520,31 @@ impl PostgresStore {
         .fetch_all(&mut *tx)
         .await?;
         if counted.len() < keys.len() {
-            // The `max`-th newest attempt in the window of each full key;
-            // the latest of those is the last to leave it.
-            let oldest_that_matters = sqlx::query_scalar!(
-                "select max((array(
-                     select t from unnest(times) as t where t > $3 order by t desc
-                 ))[$4])
-                 from throttle where limiter = $1 and key = any($2)",
-                limiter,
-                keys,
-                since,
-                i32::try_from(max).unwrap_or(i32::MAX),
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            // Dropping the transaction rolls back what the upsert counted.
+            // Read under the upsert's locks, so it is what refused it.
+            let oldest = oldest_that_matters(&mut tx, limiter, keys, since, max).await?;
+            // Undoes what the upsert counted on the other keys.
+            tx.rollback().await?;
             return Ok(ThrottleCount::Refused {
-                oldest_that_matters: oldest_that_matters.unwrap_or(now),
+                oldest_that_matters: oldest.unwrap_or(now),
             });
         }
         delete_expired_throttle_keys(&mut tx, now, 2).await?;
         tx.commit().await?;
         Ok(ThrottleCount::Counted)
+    }
+
+    /// One read, no lock: the `max`-th newest attempt within the window
+    /// before `now` of each key that has `max`, the latest of those.
+    pub async fn throttle_wait(
+        &self,
+        limiter: i16,
+        keys: &[Vec<u8>],
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+        max: u32,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let conn = &mut *self.pool.acquire().await?;
+        oldest_that_matters(conn, limiter, keys, now - window, max).await
     }
 
     /// One statement: locks the rows in key order, deletes those left with
@@ -721,4 +724,27 @@ async fn delete_expired_throttle_keys(
     .execute(&mut *conn)
     .await?
     .rows_affected())
+}
+
+/// The `max`-th newest attempt after `since` of each of `keys` that has
+/// that many, the latest of those: the last to leave the window.
+async fn oldest_that_matters(
+    conn: &mut PgConnection,
+    limiter: i16,
+    keys: &[Vec<u8>],
+    since: DateTime<Utc>,
+    max: u32,
+) -> Result<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar!(
+        "select max((array(
+             select t from unnest(times) as t where t > $3 order by t desc
+         ))[$4])
+         from throttle where limiter = $1 and key = any($2)",
+        limiter,
+        keys,
+        since,
+        i32::try_from(max).unwrap_or(i32::MAX),
+    )
+    .fetch_one(&mut *conn)
+    .await?)
 }

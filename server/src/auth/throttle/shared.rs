@@ -131,15 +131,7 @@ impl SharedLimiter {
         now: DateTime<Utc>,
     ) -> Result<SharedAttempt<'_>> {
         let now = now.trunc_subsecs(6);
-        let mut stored: Vec<Vec<u8>> = keys.iter().map(ThrottleKey::stored).collect();
-        stored.sort();
-        stored.dedup();
-        let mut cleared_by_success: Vec<Vec<u8>> = keys
-            .iter()
-            .filter(|key| key.cleared_by_success())
-            .map(ThrottleKey::stored)
-            .collect();
-        cleared_by_success.dedup();
+        let stored = stored(keys.iter());
         if !stored.is_empty() {
             let count = self
                 .store
@@ -149,22 +141,59 @@ impl SharedLimiter {
                 oldest_that_matters,
             } = count
             {
-                // Allowed again once that attempt leaves the window; a time
-                // that makes no sense (another instance's clock far ahead)
-                // waits a whole window rather than none.
-                let retry_after = (oldest_that_matters + self.db_window - now)
-                    .to_std()
-                    .ok()
-                    .filter(|wait| !wait.is_zero() && *wait <= self.window)
-                    .unwrap_or(self.window);
-                return Err(Error::RateLimited { retry_after });
+                return Err(self.refusal(oldest_that_matters, now));
             }
         }
         Ok(SharedAttempt {
             limiter: self,
             keys: stored,
-            cleared_by_success,
+            cleared_by_success: self::stored(keys.iter().filter(|key| key.cleared_by_success())),
             started: now,
         })
     }
+
+    /// `429 rate_limited` if a key is at its limit at `now`; counts
+    /// nothing (one read).
+    pub async fn check(&self, keys: &[ThrottleKey], now: DateTime<Utc>) -> Result<()> {
+        let now = now.trunc_subsecs(6);
+        let stored = stored(keys.iter());
+        if stored.is_empty() {
+            return Ok(());
+        }
+        let wait = self
+            .store
+            .throttle_wait(self.id as i16, &stored, now, self.db_window, self.max)
+            .await?;
+        wait.map_or(Ok(()), |oldest| Err(self.refusal(oldest, now)))
+    }
+
+    /// Counts an event that has happened at `now` against `keys`; one that
+    /// finds a key at its limit (others counted meanwhile) is not stored.
+    pub async fn record(&self, keys: &[ThrottleKey], now: DateTime<Utc>) -> Result<()> {
+        match self.begin(keys, now).await {
+            Ok(_) | Err(Error::RateLimited { .. }) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Allowed again once `oldest_that_matters` leaves the window; a time
+    /// that makes no sense (another instance's clock far ahead) waits a
+    /// whole window rather than none.
+    fn refusal(&self, oldest_that_matters: DateTime<Utc>, now: DateTime<Utc>) -> Error {
+        let retry_after = (oldest_that_matters + self.db_window - now)
+            .to_std()
+            .ok()
+            .filter(|wait| !wait.is_zero())
+            .map_or(self.window, |wait| wait.min(self.window));
+        Error::RateLimited { retry_after }
+    }
+}
+
+/// Keys as stored, sorted and without duplicates: the order in which every
+/// statement locks them.
+fn stored<'k>(keys: impl Iterator<Item = &'k ThrottleKey>) -> Vec<Vec<u8>> {
+    let mut stored: Vec<Vec<u8>> = keys.map(ThrottleKey::stored).collect();
+    stored.sort();
+    stored.dedup();
+    stored
 }
