@@ -12,7 +12,10 @@
 //! guesses across instances gets exactly the limit. Keys are locked in
 //! their stored order, by every statement that locks more than one, so
 //! two attempts never wait on each other in a cycle. (SQL in
-//! `store/postgres.rs`.)
+//! `store/postgres.rs`.) Events that count only once they are over and are
+//! common otherwise (refreshes) may instead [`SharedLimiter::check`] with
+//! one read and [`SharedLimiter::record`] afterwards (see
+//! `Limiter::guard`).
 //!
 //! **Bounded.** A row holds at most `max` times: only counted attempts are
 //! stored, and only while the key is under its limit. A taken-back attempt
