@@ -9,7 +9,14 @@
 -- by each counted attempt and in batches by the cleanup sweep
 -- (src/cleanup.rs), so the table holds about the keys counted within one
 -- window.
-create table throttle (
+--
+-- Unlogged: its rows matter for minutes, and every login writes it twice
+-- (the attempt, its take-back), so its commits should not wait for the WAL
+-- to reach the disk. The price: a crash of the database (not a clean
+-- restart) empties it, and a standby does not have it, so after a crash or
+-- a failover every key starts afresh, as the in-memory throttle does when
+-- the server restarts.
+create unlogged table throttle (
     -- Which limiter: 1 logins (and password changes), 2 registrations,
     -- 3 refreshes with unknown tokens.
     limiter    smallint not null,
