@@ -109,9 +109,11 @@ async fn catch_up(store: &Store, revoked: &RevokedSessions) -> crate::error::Res
         .sessions_revoked_since(revoked.window_start(Utc::now()))
         .await?;
     let count = recent.len();
-    for session in recent {
-        revoked.insert([session.id], session.revoked_at);
-    }
+    revoked.insert_each(
+        recent
+            .into_iter()
+            .map(|session| (session.id, session.revoked_at)),
+    );
     Ok(count)
 }
 

@@ -37,7 +37,7 @@ use serde_json::{Value, json};
 use sqlx::PgConnection;
 use tempfile::TempDir;
 
-use crate::common::{self, Cookies, PASSWORD, PgTestDatabase};
+use crate::common::{self, Cookies, PASSWORD, PgTestDatabase, assert_error};
 
 /// How long a revocation on one instance may take to reach `/api` on
 /// another (contract v2, `GET /api/posts`): the limit of every poll here.
@@ -329,6 +329,10 @@ impl Browser {
         self.client.post(at.url(path)).send().await.unwrap()
     }
 
+    pub async fn delete(&self, at: &Instance, path: &str) -> Response {
+        self.client.delete(at.url(path)).send().await.unwrap()
+    }
+
     pub async fn post_json(&self, at: &Instance, path: &str, body: &Value) -> Response {
         self.client
             .post(at.url(path))
@@ -357,6 +361,23 @@ impl Browser {
         let body = json!({ "email": email, "password": password });
         self.post_json(at, "/auth/login", &body).await
     }
+}
+
+/// `/api` on `at` refuses `access` as a revoked session's token, at once
+/// or within the contract's deadline.
+pub async fn assert_api_refuses_within_deadline(at: &Instance, access: &str) {
+    let refused = within(CONTRACT_DEADLINE, async || {
+        let response = at.get_with_access("/api/posts", access).await;
+        (response.status() != StatusCode::OK).then_some(response)
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "/api/posts on {} still accepts the revoked session's token after {CONTRACT_DEADLINE:?}",
+            at.name
+        )
+    });
+    assert_error(refused, StatusCode::UNAUTHORIZED, "invalid_token").await;
 }
 
 /// Asks `probe` again and again, until it gives an answer or `deadline`

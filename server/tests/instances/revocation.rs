@@ -5,28 +5,15 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use serde_json::{Value, json};
 use server::revocation_feed::APPLICATION_NAME;
 use sqlx::PgConnection;
 
-use crate::common::assert_error;
-use crate::harness::{Browser, CONTRACT_DEADLINE, Instance, Instances, spawn_instances, within};
-
-/// `/api` on `at` refuses `access` as a revoked session's token, now or
-/// within the contract's deadline.
-async fn assert_refused_within_deadline(at: &Instance, access: &str) {
-    let refused = within(CONTRACT_DEADLINE, async || {
-        let response = at.get_with_access("/api/posts", access).await;
-        (response.status() != StatusCode::OK).then_some(response)
-    })
-    .await
-    .unwrap_or_else(|| {
-        panic!(
-            "/api/posts on {} still accepts the revoked session's token after {CONTRACT_DEADLINE:?}",
-            at.name
-        )
-    });
-    assert_error(refused, StatusCode::UNAUTHORIZED, "invalid_token").await;
-}
+use crate::common::{Cookies, PASSWORD};
+use crate::harness::{
+    Browser, CONTRACT_DEADLINE, Instance, Instances, assert_api_refuses_within_deadline, instances,
+    spawn_instances, within,
+};
 
 async fn assert_accepted(at: &Instance, access: &str) {
     let response = at.get_with_access("/api/posts", access).await;
@@ -38,14 +25,81 @@ async fn assert_accepted(at: &Instance, access: &str) {
     );
 }
 
-/// A browser signed in on A, and its access token, which `/api` on B
-/// accepts.
-async fn signed_in_on_a(servers: &Instances) -> (Browser, String) {
+/// Someone signed in on A: their browser, email and access token, which
+/// `/api` on B accepts.
+async fn signed_in_on_a(servers: &Instances) -> (Browser, String, String) {
     let browser = Browser::new();
-    let (_, cookies) = browser.register(servers.a()).await;
+    let (email, cookies) = browser.register(servers.a()).await;
     let access = cookies.access().value.clone();
     assert_accepted(servers.b(), &access).await;
-    (browser, access)
+    (browser, email, access)
+}
+
+/// The same person on another device, logged in on A: its browser and
+/// access token, which `/api` on B accepts.
+async fn another_device_on_a(servers: &Instances, email: &str) -> (Browser, String) {
+    let device = Browser::new();
+    let login = device.login(servers.a(), email, PASSWORD).await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let access = Cookies::from(&login).access().value.clone();
+    assert_accepted(servers.b(), &access).await;
+    (device, access)
+}
+
+#[tokio::test]
+async fn after_a_logout_on_a_the_api_on_b_refuses_the_sessions_token_within_two_seconds() {
+    // Arrange
+    let servers = spawn_instances(2).await;
+    let (browser, _, access) = signed_in_on_a(&servers).await;
+
+    // Act
+    let logout = browser.post(servers.a(), "/auth/logout").await;
+
+    // Assert
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    assert_api_refuses_within_deadline(servers.b(), &access).await;
+}
+
+#[tokio::test]
+async fn every_other_kind_of_revocation_on_a_reaches_the_api_on_b() {
+    // Arrange: four people, each about to lose a session in another way.
+    let servers = instances(2).env("MAX_SESSIONS_PER_USER", "2").spawn().await;
+    let a = servers.a();
+    let (everywhere, _, everywhere_access) = signed_in_on_a(&servers).await;
+    let (owner, owner_email, _) = signed_in_on_a(&servers).await;
+    let (_, revoked_device_access) = another_device_on_a(&servers, &owner_email).await;
+    let (changer, changer_email, _) = signed_in_on_a(&servers).await;
+    let (_, signed_out_device_access) = another_device_on_a(&servers, &changer_email).await;
+    let (_, busy_email, least_recently_used_access) = signed_in_on_a(&servers).await;
+    another_device_on_a(&servers, &busy_email).await;
+
+    // Act and assert, each in turn: logout everywhere; revoking another
+    // session; a password change; a third session past the cap of two.
+    let logout_all = everywhere.post(a, "/auth/logout-all").await;
+    assert_eq!(logout_all.status(), StatusCode::NO_CONTENT);
+    assert_api_refuses_within_deadline(servers.b(), &everywhere_access).await;
+
+    let sessions: Value = owner.get(a, "/auth/sessions").await.json().await.unwrap();
+    let other = sessions["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|session| session["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoke = owner.delete(a, &format!("/auth/sessions/{other}")).await;
+    assert_eq!(revoke.status(), StatusCode::NO_CONTENT);
+    assert_api_refuses_within_deadline(servers.b(), &revoked_device_access).await;
+
+    let body = json!({ "current_password": PASSWORD, "new_password": "a new and long passphrase" });
+    let change = changer.post_json(a, "/auth/password", &body).await;
+    assert_eq!(change.status(), StatusCode::NO_CONTENT);
+    assert_api_refuses_within_deadline(servers.b(), &signed_out_device_access).await;
+
+    another_device_on_a(&servers, &busy_email).await;
+    assert_api_refuses_within_deadline(servers.b(), &least_recently_used_access).await;
 }
 
 #[tokio::test]
@@ -54,7 +108,7 @@ async fn a_revocation_made_while_b_lost_its_listening_connection_is_read_back_wh
     // database allowed, so that the listeners cannot come back before the
     // revocation (the instances' pools keep the connections they have).
     let servers = spawn_instances(2).await;
-    let (browser, access) = signed_in_on_a(&servers).await;
+    let (browser, _, access) = signed_in_on_a(&servers).await;
     let mut admin = servers.admin().await;
     allow_connections(&mut admin, &servers, false).await;
 
@@ -84,7 +138,7 @@ async fn a_revocation_made_while_b_lost_its_listening_connection_is_read_back_wh
     allow_connections(&mut admin, &servers, true).await;
 
     // Assert
-    assert_refused_within_deadline(servers.b(), &access).await;
+    assert_api_refuses_within_deadline(servers.b(), &access).await;
     let back = within(CONTRACT_DEADLINE, async || {
         let back = listener_pids(&mut admin, &servers).await;
         (back.len() == 2).then_some(back)

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::common::{Cookies, PASSWORD, assert_error};
-use crate::harness::{Browser, instances, spawn_instances};
+use crate::harness::{Browser, assert_api_refuses_within_deadline, instances, spawn_instances};
 
 #[tokio::test]
 async fn a_session_logged_in_on_a_refreshes_on_b_and_both_know_it() {
@@ -67,4 +67,6 @@ async fn a_token_rotated_on_a_and_reused_on_b_ends_the_session_on_both() {
             .await;
         assert_error(me, StatusCode::UNAUTHORIZED, "invalid_token").await;
     }
+    // B revoked it, and `/api` on A hears of it.
+    assert_api_refuses_within_deadline(servers.a(), &current.access().value).await;
 }
