@@ -11,7 +11,7 @@ use sqlx::Connection;
 use sqlx::postgres::PgConnectOptions;
 
 use crate::common::{PASSWORD, assert_error, client};
-use crate::harness::{Browser, Instances, instances};
+use crate::harness::{Browser, Instance, Instances, instances};
 
 /// The seconds a `429` says to wait, which must be within the window.
 fn retry_after(response: &Response) -> u64 {
@@ -82,6 +82,33 @@ async fn a_burst_of_guesses_spread_over_two_instances_gets_the_limit_once() {
 }
 
 #[tokio::test]
+async fn the_owners_device_gets_in_on_b_after_guesses_on_both_locked_the_account() {
+    // Arrange: the owner signed up on A (so this browser is remembered);
+    // a guesser from another address fails on A and on B.
+    let servers = instances(2).env("LOGIN_MAX_FAILURES", "2").spawn().await;
+    let owner = Browser::new();
+    let (email, _) = owner.register(servers.a()).await;
+    let guesser = client_at([127, 0, 0, 66]);
+    let guess = |at: &Instance| {
+        let body = json!({ "email": email, "password": "guess guess" });
+        guesser.post(at.url("/auth/login")).json(&body).send()
+    };
+    let failures = [
+        guess(servers.a()).await.unwrap().status(),
+        guess(servers.b()).await.unwrap().status(),
+    ];
+
+    // Act
+    let stranger = guess(servers.b()).await.unwrap();
+    let remembered = owner.login(servers.b(), &email, PASSWORD).await;
+
+    // Assert: the account is locked for everyone but the owner's device.
+    assert_eq!(failures, [StatusCode::UNAUTHORIZED; 2]);
+    assert_error(stranger, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    assert_eq!(remembered.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn when_the_database_cannot_count_an_attempt_the_login_is_refused_not_let_through() {
     // Arrange: a limit of one, and a throttle table the instances cannot
     // reach (as in an outage that spares the rest of the database).
@@ -120,4 +147,14 @@ async fn rename(database: &mut sqlx::PgConnection, from: &str, to: &str) {
         .execute(database)
         .await
         .unwrap();
+}
+
+/// A client with a cookie jar of its own, from another loopback address
+/// (so its failures count on an address other than the owner's).
+fn client_at(local: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .local_address(std::net::IpAddr::from(local))
+        .build()
+        .unwrap()
 }
