@@ -221,9 +221,7 @@ impl Limiter {
             Self::Shared(limiter) => limiter.begin(keys, now.utc).await.map(Attempt::Shared),
         }
     }
-}
 
-impl Limiter {
     /// Runs `operation`, an event that is common and cheap when it does not
     /// count (a refresh) and counts only when `counts` says so of its
     /// outcome (the token was unknown). Refused with `429` before it runs
