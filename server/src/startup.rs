@@ -31,7 +31,7 @@ use crate::auth::device::DeviceCookies;
 use crate::auth::password::PasswordHasher;
 use crate::auth::revoked::RevokedSessions;
 use crate::auth::sessions::Sessions;
-use crate::auth::throttle::{Limiter, Throttles};
+use crate::auth::throttle::Throttles;
 use crate::auth::tokens::TokenService;
 use crate::client_addr::resolve_client_address;
 use crate::config::Settings;
@@ -66,7 +66,6 @@ impl Application {
             Some(secret) => secret.clone(),
             None => auth::keys::load_or_create(&settings.key_file())?,
         };
-        let window = settings.login_failure_window;
         let store = Store::connect(&settings.database_url).await?;
 
         let tokens = Arc::new(TokenService::new(
@@ -97,19 +96,7 @@ impl Application {
                 secure: settings.cookie_secure,
                 refresh_ttl: settings.refresh_token_ttl,
             },
-            throttle: Arc::new(Throttles {
-                logins: Limiter::new(settings.login_max_failures, window, Throttles::LOGIN_KEYS),
-                registrations: Limiter::new(
-                    settings.register_max_per_window,
-                    window,
-                    Throttles::ADDRESS_KEYS,
-                ),
-                unknown_refreshes: Limiter::new(
-                    settings.unknown_refresh_max_per_window,
-                    window,
-                    Throttles::ADDRESS_KEYS,
-                ),
-            }),
+            throttle: Arc::new(Throttles::new(&settings, &store)),
             devices: DeviceCookies::new(&secret, settings.cookie_secure),
             max_sessions_per_user: settings.max_sessions_per_user,
             origin_policy: Arc::new(OriginPolicy {
