@@ -86,11 +86,11 @@ impl Application {
             settings.token_leeway,
         ));
         let now = Utc::now();
-        for (session_id, revoked_at) in store
+        for session in store
             .sessions_revoked_since(revoked.window_start(now))
             .await?
         {
-            revoked.insert([session_id], revoked_at);
+            revoked.insert([session.id], session.revoked_at);
         }
         let state = AppState {
             leptos_options,
@@ -98,9 +98,7 @@ impl Application {
                 store.clone(),
                 Arc::clone(&tokens),
                 Arc::clone(&revoked),
-                settings.refresh_token_ttl,
-                settings.session_max_age,
-                settings.refresh_reuse_grace,
+                &settings,
             ),
             tokens,
             passwords: PasswordHasher::new()?,

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::revoked::RevokedSessions;
 use super::tokens::{RefreshToken, TokenService};
+use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::store::{NewSession, RotationOutcome, Store};
 
@@ -51,21 +52,21 @@ pub struct Sessions {
 }
 
 impl Sessions {
+    /// The lifetimes come from the settings: refresh token, session, and
+    /// the grace window of a just-rotated token.
     pub fn new(
         store: Store,
         tokens: Arc<TokenService>,
         revoked: Arc<RevokedSessions>,
-        refresh_ttl: Duration,
-        max_age: Duration,
-        reuse_grace: Duration,
+        settings: &Settings,
     ) -> Self {
         Self {
             store,
             tokens,
             revoked,
-            refresh_ttl,
-            max_age,
-            reuse_grace,
+            refresh_ttl: settings.refresh_token_ttl,
+            max_age: settings.session_max_age,
+            reuse_grace: settings.refresh_reuse_grace,
         }
     }
 

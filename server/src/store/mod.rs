@@ -11,6 +11,7 @@
 //! query is written once whether it runs alone or inside a transaction.
 
 mod postgres;
+mod rows;
 mod sqlite;
 
 use app::model::{Post, User};
@@ -89,6 +90,13 @@ pub struct StoredSession {
     pub user_agent: Option<String>,
 }
 
+/// A revoked session and when it was revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RevokedSession {
+    pub id: Uuid,
+    pub revoked_at: DateTime<Utc>,
+}
+
 /// What an attempt to rotate a refresh token found, and the time it was
 /// made at: read after the write lock was held, so a request that queued
 /// behind others is judged by when it ran, not by when it arrived.
@@ -156,6 +164,7 @@ impl Store {
 
     /// Register: the user and their first session, both or neither.
     /// `EmailTaken` when the email has an account already.
+    #[tracing::instrument(name = "Create a user with a first session", skip_all, fields(user_id = %user.id))]
     pub async fn create_user_with_session(
         &self,
         user: &User,
@@ -166,11 +175,13 @@ impl Store {
     }
 
     /// Login: a new session for an existing user.
+    #[tracing::instrument(name = "Create a session", skip_all, fields(session_id = %session.id))]
     pub async fn create_session(&self, session: &NewSession) -> Result<()> {
         dispatch!(self, s => s.create_session(session).await)
     }
 
     /// The user with this (normalised) email and their password hash.
+    #[tracing::instrument(name = "Find credentials by email", skip_all)]
     pub async fn find_credentials_by_email(
         &self,
         email: &str,
@@ -179,6 +190,7 @@ impl Store {
     }
 
     /// One primary-key read.
+    #[tracing::instrument(name = "Find user by id", skip(self))]
     pub async fn find_user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
         dispatch!(self, s => s.find_user_by_id(user_id).await)
     }
@@ -199,6 +211,7 @@ impl Store {
 
     /// The credentials of the user of a live session, for a password
     /// change: `None` when the session is revoked, over, or not this user's.
+    #[tracing::instrument(name = "Find credentials of a live session", skip(self, now))]
     pub async fn find_credentials_of_live_session(
         &self,
         user_id: Uuid,
@@ -212,6 +225,7 @@ impl Store {
     /// a live session: of many concurrent calls with one token exactly one
     /// rotates it. `clock` is read once the write lock is held; the new
     /// token lives `refresh_ttl` from then, and never past its session.
+    #[tracing::instrument(name = "Rotate a refresh token", skip_all)]
     pub async fn rotate_refresh_token(
         &self,
         old: &RefreshTokenHash,
@@ -223,6 +237,7 @@ impl Store {
     }
 
     /// A refresh token and its session, whatever their state.
+    #[tracing::instrument(name = "Find a refresh token", skip_all)]
     pub async fn find_refresh_token(
         &self,
         hash: &RefreshTokenHash,
@@ -231,17 +246,20 @@ impl Store {
     }
 
     /// Notes that a session was just used (the grace answer of a refresh).
+    #[tracing::instrument(name = "Touch a session", skip(self, now))]
     pub async fn touch_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
         dispatch!(self, s => s.touch_session(session_id, now).await)
     }
 
     /// Revokes a session, and so every refresh token of it. The first
     /// revocation time is kept: revoking again changes nothing.
+    #[tracing::instrument(name = "Revoke a session", skip(self, now))]
     pub async fn revoke_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
         dispatch!(self, s => s.revoke_session(session_id, now).await)
     }
 
     /// A user's live sessions, newest first.
+    #[tracing::instrument(name = "List a user's live sessions", skip(self, now))]
     pub async fn list_live_sessions_of_user(
         &self,
         user_id: Uuid,
@@ -253,6 +271,7 @@ impl Store {
     /// Revokes one session of one user, keeping the first revocation time.
     /// `false` when the user has no session with this id (someone else's
     /// session counts as none).
+    #[tracing::instrument(name = "Revoke a session of a user", skip(self, now))]
     pub async fn revoke_session_of_user(
         &self,
         user_id: Uuid,
@@ -264,6 +283,7 @@ impl Store {
 
     /// Revokes every session of a user; returns the ids of those that were
     /// not revoked before.
+    #[tracing::instrument(name = "Revoke every session of a user", skip(self, now))]
     pub async fn revoke_all_sessions_of_user(
         &self,
         user_id: Uuid,
@@ -276,6 +296,7 @@ impl Store {
     /// the user, both or neither, under the write lock: only if the stored
     /// hash is still the one the caller checked the current password
     /// against, and the caller's session is still live.
+    #[tracing::instrument(name = "Change a password", skip_all, fields(user_id = %user_id))]
     pub async fn change_password(
         &self,
         user_id: Uuid,
@@ -291,6 +312,7 @@ impl Store {
     /// Rotated tokens stay until they expire, so that their reuse is still
     /// recognised. One short statement, so a writer waits behind one batch
     /// of the sweep at most.
+    #[tracing::instrument(name = "Delete a batch of expired tokens", skip(self, now))]
     pub async fn delete_expired_tokens(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {
         dispatch!(self, s => s.delete_expired_tokens(now, batch).await)
     }
@@ -299,6 +321,7 @@ impl Store {
     /// before `revoked_before` (later ones may still have an unexpired
     /// access token, which a restart must go on refusing), with all their
     /// tokens; returns how many sessions. One short statement.
+    #[tracing::instrument(name = "Delete a batch of dead sessions", skip(self, now))]
     pub async fn delete_dead_sessions(
         &self,
         now: DateTime<Utc>,
@@ -310,10 +333,11 @@ impl Store {
 
     /// The sessions revoked after `since`, with their revocation times: read
     /// at start into the in-memory revoked set.
+    #[tracing::instrument(name = "List recently revoked sessions", skip_all)]
     pub async fn sessions_revoked_since(
         &self,
         since: DateTime<Utc>,
-    ) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
+    ) -> Result<Vec<RevokedSession>> {
         dispatch!(self, s => s.sessions_revoked_since(since).await)
     }
 
@@ -321,6 +345,7 @@ impl Store {
     /// newest `keep` (`MAX_SESSIONS_PER_USER`, by `last_used_at`); returns
     /// their ids. Run after a login has stored its session, which is then
     /// the most recently used.
+    #[tracing::instrument(name = "Revoke sessions beyond the cap", skip(self, now))]
     pub async fn revoke_sessions_beyond(
         &self,
         user_id: Uuid,
@@ -331,11 +356,13 @@ impl Store {
     }
 
     /// Stores a new post of a user.
+    #[tracing::instrument(name = "Insert a post", skip(self, post), fields(post_id = %post.id))]
     pub async fn insert_post(&self, user_id: Uuid, post: &Post) -> Result<()> {
         dispatch!(self, s => s.insert_post(user_id, post).await)
     }
 
     /// A user's own posts, newest first.
+    #[tracing::instrument(name = "List a user's posts", skip(self))]
     pub async fn list_posts_of_user(&self, user_id: Uuid) -> Result<Vec<Post>> {
         dispatch!(self, s => s.list_posts_of_user(user_id).await)
     }
@@ -699,6 +726,45 @@ mod tests {
         assert_eq!(listed_before.len(), 1);
         assert!(by_ada);
         assert!(listed_after.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_sweep_deletes_dead_sessions_with_their_tokens_and_keeps_the_rest() {
+        // Arrange: one live, one expired, one revoked long ago, one revoked
+        // just now (its access tokens may still be unexpired).
+        let (store, _dir) = test_store().await;
+        let (user, live) = user_with_session(&store, Duration::days(1)).await;
+        let now = now();
+        let expired = new_session(user.id, Duration::days(1));
+        let expired = NewSession {
+            expires_at: now - Duration::seconds(1),
+            ..expired
+        };
+        let revoked_early = new_session(user.id, Duration::days(1));
+        let revoked_late = new_session(user.id, Duration::days(1));
+        for session in [&expired, &revoked_early, &revoked_late] {
+            store.create_session(session).await.unwrap();
+        }
+        store
+            .revoke_session(revoked_early.id, now - Duration::hours(1))
+            .await
+            .unwrap();
+        store.revoke_session(revoked_late.id, now).await.unwrap();
+
+        // Act
+        let deleted = store
+            .delete_dead_sessions(now, now - Duration::minutes(30), 100)
+            .await
+            .unwrap();
+
+        // Assert
+        assert_eq!(deleted, 2);
+        let mut kept = Vec::new();
+        for session in [&expired, &revoked_early, &revoked_late, &live] {
+            let token = store.find_refresh_token(&session.refresh_token_hash);
+            kept.push(token.await.unwrap().is_some());
+        }
+        assert_eq!(kept, [false, false, true, true]);
     }
 
     #[tokio::test]

@@ -30,9 +30,10 @@ use sqlx::query::Query;
 use sqlx::{PgConnection, PgPool, Postgres};
 use uuid::Uuid;
 
+use super::rows::{CredentialsRow, SessionOwnerRow, SessionRow, live_sessions};
 use super::{
-    NewSession, PasswordChange, Rotation, RotationOutcome, StoredCredentials, StoredRefreshToken,
-    StoredSession, is_live,
+    NewSession, PasswordChange, RevokedSession, Rotation, RotationOutcome, StoredCredentials,
+    StoredRefreshToken, StoredSession, is_live,
 };
 use crate::auth::tokens::RefreshTokenHash;
 use crate::error::{Error, Result, ResultExt};
@@ -68,7 +69,6 @@ impl PostgresStore {
         Ok(())
     }
 
-    #[tracing::instrument(name = "Create a user with a first session", skip_all, fields(user_id = %user.id))]
     pub async fn create_user_with_session(
         &self,
         user: &User,
@@ -94,7 +94,6 @@ impl PostgresStore {
         Ok(())
     }
 
-    #[tracing::instrument(name = "Create a session", skip_all, fields(session_id = %session.id))]
     pub async fn create_session(&self, session: &NewSession) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         insert_session(&mut tx, session).await?;
@@ -102,7 +101,6 @@ impl PostgresStore {
         Ok(())
     }
 
-    #[tracing::instrument(name = "Find credentials by email", skip_all)]
     pub async fn find_credentials_by_email(
         &self,
         email: &str,
@@ -117,7 +115,6 @@ impl PostgresStore {
         Ok(row.map(StoredCredentials::from))
     }
 
-    #[tracing::instrument(name = "Find user by id", skip(self))]
     pub async fn find_user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
         Ok(sqlx::query_as!(
             User,
@@ -128,7 +125,6 @@ impl PostgresStore {
         .await?)
     }
 
-    #[tracing::instrument(name = "Find credentials of a live session", skip(self, now))]
     pub async fn find_credentials_of_live_session(
         &self,
         user_id: Uuid,
@@ -137,7 +133,7 @@ impl PostgresStore {
     ) -> Result<Option<StoredCredentials>> {
         let owner = session_owner(&mut *self.pool.acquire().await?, session_id).await?;
         Ok(owner
-            .filter(|owner| owner.user_id == user_id && owner.is_live(now))
+            .filter(|owner| owner.is_live_session_of(user_id, now))
             .map(StoredCredentials::from))
     }
 
@@ -147,7 +143,6 @@ impl PostgresStore {
     /// The rotation itself is one conditional `update ... where rotated_at
     /// is null ... returning`, which under the lock can only fail to match
     /// if another writer broke the locking rule; it then rotates nothing.
-    #[tracing::instrument(name = "Rotate a refresh token", skip_all)]
     pub async fn rotate_refresh_token(
         &self,
         old: &RefreshTokenHash,
@@ -236,7 +231,6 @@ impl PostgresStore {
         })
     }
 
-    #[tracing::instrument(name = "Find a refresh token", skip_all)]
     pub async fn find_refresh_token(
         &self,
         hash: &RefreshTokenHash,
@@ -260,12 +254,10 @@ impl PostgresStore {
         Ok(row.filter(|row| hash.matches(&row.token_hash)))
     }
 
-    #[tracing::instrument(name = "Touch a session", skip(self, now))]
     pub async fn touch_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
         touch_session(&mut *self.pool.acquire().await?, session_id, now).await
     }
 
-    #[tracing::instrument(name = "Revoke a session", skip(self, now))]
     pub async fn revoke_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
         sqlx::query!(
             "update sessions set revoked_at = $1 where id = $2 and revoked_at is null",
@@ -277,13 +269,13 @@ impl PostgresStore {
         Ok(())
     }
 
-    #[tracing::instrument(name = "List a user's live sessions", skip(self, now))]
     pub async fn list_live_sessions_of_user(
         &self,
         user_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Vec<StoredSession>> {
-        let rows = sqlx::query!(
+        let rows = sqlx::query_as!(
+            SessionRow,
             "select id, created_at, last_used_at, expires_at, revoked_at, user_agent
              from sessions
              where user_id = $1
@@ -292,20 +284,9 @@ impl PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .filter(|row| is_live(row.revoked_at, row.expires_at, now))
-            .map(|row| StoredSession {
-                id: row.id,
-                created_at: row.created_at,
-                last_used_at: row.last_used_at,
-                expires_at: row.expires_at,
-                user_agent: row.user_agent,
-            })
-            .collect())
+        Ok(live_sessions(rows, now))
     }
 
-    #[tracing::instrument(name = "Revoke a session of a user", skip(self, now))]
     pub async fn revoke_session_of_user(
         &self,
         user_id: Uuid,
@@ -322,7 +303,6 @@ impl PostgresStore {
         Ok(self.write(statement).await? > 0)
     }
 
-    #[tracing::instrument(name = "Revoke every session of a user", skip(self, now))]
     pub async fn revoke_all_sessions_of_user(
         &self,
         user_id: Uuid,
@@ -335,7 +315,6 @@ impl PostgresStore {
     /// password queue one behind the other (and never each hold a session
     /// the other wants to revoke); the second then finds the hash it
     /// checked gone.
-    #[tracing::instrument(name = "Change a password", skip_all, fields(user_id = %user_id))]
     pub async fn change_password(
         &self,
         user_id: Uuid,
@@ -379,24 +358,19 @@ impl PostgresStore {
         Ok(PasswordChange::Changed { revoked })
     }
 
-    #[tracing::instrument(name = "List recently revoked sessions", skip_all)]
     pub async fn sessions_revoked_since(
         &self,
         since: DateTime<Utc>,
-    ) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
-        let rows = sqlx::query!(
+    ) -> Result<Vec<RevokedSession>> {
+        Ok(sqlx::query_as!(
+            RevokedSession,
             r#"select id, revoked_at as "revoked_at!" from sessions where revoked_at > $1"#,
             since
         )
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| (row.id, row.revoked_at))
-            .collect())
+        .await?)
     }
 
-    #[tracing::instrument(name = "Delete a batch of expired tokens", skip(self, now))]
     pub async fn delete_expired_tokens(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {
         let batch = i64::from(batch);
         self.write(sqlx::query!(
@@ -409,7 +383,11 @@ impl PostgresStore {
         .await
     }
 
-    #[tracing::instrument(name = "Delete a batch of dead sessions", skip(self, now))]
+    /// The tokens of the batch are deleted before the sessions, in one
+    /// transaction: a rotation locks a token before its session, and the
+    /// cascade of deleting a session first would lock them the other way
+    /// round, so the two could deadlock (and PostgreSQL would fail one of
+    /// them, perhaps the refresh).
     pub async fn delete_dead_sessions(
         &self,
         now: DateTime<Utc>,
@@ -417,25 +395,37 @@ impl PostgresStore {
         batch: u32,
     ) -> Result<u64> {
         let batch = i64::from(batch);
+        let mut tx = self.pool.begin().await?;
         // The negation of `is_live`, in SQL because it deletes in bulk; two
         // indexed lookups rather than one `or` over the whole table. A
         // revoked session stays while a token of it may be unexpired, so
         // that a restart can read it back into the revoked set.
-        self.write(sqlx::query!(
-            "delete from sessions where id in (
-                 select id from sessions where revoked_at <= $1
-                 union
-                 select id from sessions where expires_at <= $2
-                 limit $3
-             )",
+        let dead: Vec<Uuid> = sqlx::query_scalar!(
+            r#"select id as "id!" from sessions where revoked_at <= $1
+               union
+               select id as "id!" from sessions where expires_at <= $2
+               limit $3"#,
             revoked_before,
             now,
             batch,
-        ))
-        .await
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query!(
+            "delete from refresh_tokens where session_id = any($1)",
+            &dead[..],
+        )
+        .execute(&mut *tx)
+        .await?;
+        // A dead session stays dead, so the batch read above still holds.
+        let deleted = sqlx::query!("delete from sessions where id = any($1)", &dead[..])
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted)
     }
 
-    #[tracing::instrument(name = "Revoke sessions beyond the cap", skip(self, now))]
     pub async fn revoke_sessions_beyond(
         &self,
         user_id: Uuid,
@@ -462,7 +452,6 @@ impl PostgresStore {
         .await?)
     }
 
-    #[tracing::instrument(name = "Insert a post", skip(self, post), fields(post_id = %post.id))]
     pub async fn insert_post(&self, user_id: Uuid, post: &Post) -> Result<()> {
         sqlx::query!(
             "insert into posts (id, user_id, title, body, created_at) values ($1, $2, $3, $4, $5)",
@@ -477,7 +466,6 @@ impl PostgresStore {
         Ok(())
     }
 
-    #[tracing::instrument(name = "List a user's posts", skip(self))]
     pub async fn list_posts_of_user(&self, user_id: Uuid) -> Result<Vec<Post>> {
         Ok(sqlx::query_as!(
             Post,
@@ -487,27 +475,6 @@ impl PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?)
-    }
-}
-
-/// The flat row of a user's credentials.
-struct CredentialsRow {
-    id: Uuid,
-    email: String,
-    password_hash: String,
-    created_at: DateTime<Utc>,
-}
-
-impl From<CredentialsRow> for StoredCredentials {
-    fn from(row: CredentialsRow) -> Self {
-        Self {
-            user: User {
-                id: row.id,
-                email: row.email,
-                created_at: row.created_at,
-            },
-            password_hash: row.password_hash,
-        }
     }
 }
 
@@ -538,36 +505,6 @@ impl From<LockedTokenRow> for StoredRefreshToken {
     }
 }
 
-/// A session with its user's credentials and what decides whether it is
-/// live.
-struct SessionOwnerRow {
-    session_revoked_at: Option<DateTime<Utc>>,
-    session_expires_at: DateTime<Utc>,
-    user_id: Uuid,
-    email: String,
-    password_hash: String,
-    user_created_at: DateTime<Utc>,
-}
-
-impl SessionOwnerRow {
-    fn is_live(&self, now: DateTime<Utc>) -> bool {
-        is_live(self.session_revoked_at, self.session_expires_at, now)
-    }
-}
-
-impl From<SessionOwnerRow> for StoredCredentials {
-    fn from(row: SessionOwnerRow) -> Self {
-        Self {
-            user: User {
-                id: row.user_id,
-                email: row.email,
-                created_at: row.user_created_at,
-            },
-            password_hash: row.password_hash,
-        }
-    }
-}
-
 /// A session and its user, whatever the session's state.
 async fn session_owner(
     conn: &mut PgConnection,
@@ -575,7 +512,8 @@ async fn session_owner(
 ) -> Result<Option<SessionOwnerRow>> {
     Ok(sqlx::query_as!(
         SessionOwnerRow,
-        r#"select s.revoked_at as session_revoked_at,
+        r#"select s.id as session_id,
+                  s.revoked_at as session_revoked_at,
                   s.expires_at as session_expires_at,
                   u.id as user_id,
                   u.email,

@@ -24,9 +24,10 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use uuid::Uuid;
 
+use super::rows::{CredentialsRow, SessionOwnerRow, SessionRow, live_sessions};
 use super::{
-    NewSession, PasswordChange, Rotation, RotationOutcome, StoredCredentials, StoredRefreshToken,
-    StoredSession, is_live,
+    NewSession, PasswordChange, RevokedSession, Rotation, RotationOutcome, StoredCredentials,
+    StoredRefreshToken, StoredSession,
 };
 use crate::auth::tokens::RefreshTokenHash;
 use crate::error::{Error, Result, ResultExt};
@@ -107,7 +108,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    #[tracing::instrument(name = "Create a user with a first session", skip_all, fields(user_id = %user.id))]
     pub async fn create_user_with_session(
         &self,
         user: &User,
@@ -132,7 +132,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    #[tracing::instrument(name = "Create a session", skip_all, fields(session_id = %session.id))]
     pub async fn create_session(&self, session: &NewSession) -> Result<()> {
         let mut tx = self.write_transaction().await?;
         insert_session(&mut tx, session).await?;
@@ -140,7 +139,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    #[tracing::instrument(name = "Find credentials by email", skip_all)]
     pub async fn find_credentials_by_email(
         &self,
         email: &str,
@@ -156,7 +154,6 @@ impl SqliteStore {
         Ok(row.map(StoredCredentials::from))
     }
 
-    #[tracing::instrument(name = "Find user by id", skip(self))]
     pub async fn find_user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
         Ok(sqlx::query_as!(
             User,
@@ -168,7 +165,6 @@ impl SqliteStore {
         .await?)
     }
 
-    #[tracing::instrument(name = "Find credentials of a live session", skip(self, now))]
     pub async fn find_credentials_of_live_session(
         &self,
         user_id: Uuid,
@@ -177,7 +173,7 @@ impl SqliteStore {
     ) -> Result<Option<StoredCredentials>> {
         let owner = session_owner(&mut *self.reader().await?, session_id).await?;
         Ok(owner
-            .filter(|owner| owner.user_id == user_id && owner.is_live(now))
+            .filter(|owner| owner.is_live_session_of(user_id, now))
             .map(StoredCredentials::from))
     }
 
@@ -186,7 +182,6 @@ impl SqliteStore {
     /// (the write connection also queues them, and each sees the one
     /// before it). The session is then checked and the new token stored in
     /// the same transaction; a session that is not live rolls it all back.
-    #[tracing::instrument(name = "Rotate a refresh token", skip_all)]
     pub async fn rotate_refresh_token(
         &self,
         old: &RefreshTokenHash,
@@ -246,7 +241,6 @@ impl SqliteStore {
         })
     }
 
-    #[tracing::instrument(name = "Find a refresh token", skip_all)]
     pub async fn find_refresh_token(
         &self,
         hash: &RefreshTokenHash,
@@ -254,12 +248,10 @@ impl SqliteStore {
         find_refresh_token(&mut *self.reader().await?, hash).await
     }
 
-    #[tracing::instrument(name = "Touch a session", skip(self, now))]
     pub async fn touch_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
         touch_session(&mut *self.writer().await?, session_id, now).await
     }
 
-    #[tracing::instrument(name = "Revoke a session", skip(self, now))]
     pub async fn revoke_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
         sqlx::query!(
             "update sessions set revoked_at = ? where id = ? and revoked_at is null",
@@ -271,13 +263,13 @@ impl SqliteStore {
         Ok(())
     }
 
-    #[tracing::instrument(name = "List a user's live sessions", skip(self, now))]
     pub async fn list_live_sessions_of_user(
         &self,
         user_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Vec<StoredSession>> {
-        let rows = sqlx::query!(
+        let rows = sqlx::query_as!(
+            SessionRow,
             r#"select id as "id: Uuid",
                       created_at as "created_at: DateTime<Utc>",
                       last_used_at as "last_used_at: DateTime<Utc>",
@@ -291,20 +283,9 @@ impl SqliteStore {
         )
         .fetch_all(&mut *self.reader().await?)
         .await?;
-        Ok(rows
-            .into_iter()
-            .filter(|row| is_live(row.revoked_at, row.expires_at, now))
-            .map(|row| StoredSession {
-                id: row.id,
-                created_at: row.created_at,
-                last_used_at: row.last_used_at,
-                expires_at: row.expires_at,
-                user_agent: row.user_agent,
-            })
-            .collect())
+        Ok(live_sessions(rows, now))
     }
 
-    #[tracing::instrument(name = "Revoke a session of a user", skip(self, now))]
     pub async fn revoke_session_of_user(
         &self,
         user_id: Uuid,
@@ -322,7 +303,6 @@ impl SqliteStore {
         Ok(affected > 0)
     }
 
-    #[tracing::instrument(name = "Revoke every session of a user", skip(self, now))]
     pub async fn revoke_all_sessions_of_user(
         &self,
         user_id: Uuid,
@@ -331,7 +311,6 @@ impl SqliteStore {
         revoke_sessions_of_user_except(&mut *self.writer().await?, user_id, None, now).await
     }
 
-    #[tracing::instrument(name = "Change a password", skip_all, fields(user_id = %user_id))]
     pub async fn change_password(
         &self,
         user_id: Uuid,
@@ -343,7 +322,7 @@ impl SqliteStore {
         let mut tx = self.write_transaction().await?;
         let live = session_owner(&mut tx, keep_session)
             .await?
-            .is_some_and(|owner| owner.user_id == user_id && owner.is_live(now));
+            .is_some_and(|owner| owner.is_live_session_of(user_id, now));
         if !live {
             return Ok(PasswordChange::SessionGone);
         }
@@ -365,25 +344,20 @@ impl SqliteStore {
         Ok(PasswordChange::Changed { revoked })
     }
 
-    #[tracing::instrument(name = "List recently revoked sessions", skip_all)]
     pub async fn sessions_revoked_since(
         &self,
         since: DateTime<Utc>,
-    ) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
-        let rows = sqlx::query!(
+    ) -> Result<Vec<RevokedSession>> {
+        Ok(sqlx::query_as!(
+            RevokedSession,
             r#"select id as "id: Uuid", revoked_at as "revoked_at!: DateTime<Utc>"
                from sessions where revoked_at > ?"#,
             since
         )
         .fetch_all(&mut *self.reader().await?)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| (row.id, row.revoked_at))
-            .collect())
+        .await?)
     }
 
-    #[tracing::instrument(name = "Delete a batch of expired tokens", skip(self, now))]
     pub async fn delete_expired_tokens(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {
         let batch = i64::from(batch);
         self.write(sqlx::query!(
@@ -396,7 +370,6 @@ impl SqliteStore {
         .await
     }
 
-    #[tracing::instrument(name = "Delete a batch of dead sessions", skip(self, now))]
     pub async fn delete_dead_sessions(
         &self,
         now: DateTime<Utc>,
@@ -422,7 +395,6 @@ impl SqliteStore {
         .await
     }
 
-    #[tracing::instrument(name = "Revoke sessions beyond the cap", skip(self, now))]
     pub async fn revoke_sessions_beyond(
         &self,
         user_id: Uuid,
@@ -449,7 +421,6 @@ impl SqliteStore {
         .await?)
     }
 
-    #[tracing::instrument(name = "Insert a post", skip(self, post), fields(post_id = %post.id))]
     pub async fn insert_post(&self, user_id: Uuid, post: &Post) -> Result<()> {
         sqlx::query!(
             "insert into posts (id, user_id, title, body, created_at) values (?, ?, ?, ?, ?)",
@@ -464,7 +435,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    #[tracing::instrument(name = "List a user's posts", skip(self))]
     pub async fn list_posts_of_user(&self, user_id: Uuid) -> Result<Vec<Post>> {
         Ok(sqlx::query_as!(
             Post,
@@ -490,58 +460,6 @@ async fn migrate(writer: &SqlitePool) -> anyhow::Result<()> {
     sqlx::migrate!("./migrations/sqlite").run(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// The flat row of a user's credentials.
-struct CredentialsRow {
-    id: Uuid,
-    email: String,
-    password_hash: String,
-    created_at: DateTime<Utc>,
-}
-
-impl From<CredentialsRow> for StoredCredentials {
-    fn from(row: CredentialsRow) -> Self {
-        Self {
-            user: User {
-                id: row.id,
-                email: row.email,
-                created_at: row.created_at,
-            },
-            password_hash: row.password_hash,
-        }
-    }
-}
-
-/// A session with its user's credentials and what decides whether it is
-/// live.
-struct SessionOwnerRow {
-    session_id: Uuid,
-    session_revoked_at: Option<DateTime<Utc>>,
-    session_expires_at: DateTime<Utc>,
-    user_id: Uuid,
-    email: String,
-    password_hash: String,
-    user_created_at: DateTime<Utc>,
-}
-
-impl SessionOwnerRow {
-    fn is_live(&self, now: DateTime<Utc>) -> bool {
-        is_live(self.session_revoked_at, self.session_expires_at, now)
-    }
-}
-
-impl From<SessionOwnerRow> for StoredCredentials {
-    fn from(row: SessionOwnerRow) -> Self {
-        Self {
-            user: User {
-                id: row.user_id,
-                email: row.email,
-                created_at: row.user_created_at,
-            },
-            password_hash: row.password_hash,
-        }
-    }
 }
 
 /// A session and its user, whatever the session's state.
