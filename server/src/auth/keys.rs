@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::{DatabaseUrl, Secret, Settings};
-use crate::store::Store;
+use crate::store::{Store, StoredSigningKey};
 
 /// 512 bits: HS256 hashes keys longer than its 64-byte block, so more would
 /// add nothing.
@@ -352,12 +352,12 @@ impl KeyStorage {
                 .await?
             }
             Self::Database(store) => Ok(store
-                .insert_signing_key(
-                    key.generation,
-                    key.alg.name(),
-                    key.secret.expose(),
-                    key.created_at,
-                )
+                .insert_signing_key(&StoredSigningKey {
+                    generation: key.generation,
+                    alg: key.alg.name().to_owned(),
+                    secret: key.secret.expose().to_vec(),
+                    created_at: key.created_at,
+                })
                 .await?),
         }
     }
@@ -882,34 +882,3 @@ mod tests {
         assert!(!dir.path().join(LEGACY_KEY_FILE).exists());
     }
 }
-
-// TEMP-STORE: stand-ins until the store restructure lands and the real
-// `Store` methods are added in the backends.
-pub struct SigningKeyRow {
-    pub generation: i64,
-    pub alg: String,
-    pub secret: Vec<u8>,
-    pub created_at: DateTime<Utc>,
-}
-#[allow(dead_code, clippy::unused_async)]
-trait PendingStore {
-    async fn signing_keys(&self) -> anyhow::Result<Vec<SigningKeyRow>> {
-        bail!("pending")
-    }
-    async fn insert_signing_key(
-        &self,
-        _: i64,
-        _: &str,
-        _: &[u8],
-        _: DateTime<Utc>,
-    ) -> anyhow::Result<bool> {
-        bail!("pending")
-    }
-    async fn delete_signing_keys(&self, _: &[i64]) -> anyhow::Result<()> {
-        bail!("pending")
-    }
-    async fn server_secret_or_insert(&self, _: &str, _: &[u8]) -> anyhow::Result<Vec<u8>> {
-        bail!("pending")
-    }
-}
-impl PendingStore for Store {}
