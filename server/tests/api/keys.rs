@@ -296,3 +296,27 @@ async fn two_instances_starting_at_once_on_an_empty_store_share_one_signing_key(
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn an_eddsa_token_checked_before_is_refused_by_the_api_once_its_session_is_revoked() {
+    // Arrange: the token has been through /api (and so is remembered).
+    let app = spawn_app_with(|s| s.signing_alg = SigningAlg::EdDsa).await;
+    let access = app.signed_in_user().await.access().value.clone();
+    assert_eq!(
+        app.get_with_access("/api/posts", &access).await.status(),
+        StatusCode::OK
+    );
+
+    // Act
+    let logout = app
+        .client
+        .post(app.url("/auth/logout"))
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let response = app.get_with_access("/api/posts", &access).await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
+}
