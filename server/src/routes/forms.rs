@@ -15,13 +15,14 @@ use app::auth::{after_login, login_with_return, with_next};
 use app::server_context::{FormName, FormRefusal};
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{DefaultBodyLimit, Form, Request, State};
+use axum::extract::{DefaultBodyLimit, Form, FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::post;
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::auth::extractor::{AuthUser, PeerAddress, UserAgent};
 use crate::error::Error;
@@ -130,8 +131,9 @@ async fn register(
             Ok(signed) => signed_in(&state, jar, signed, &form.next),
             Err(error) => {
                 let page = with_next("/register", &form.next);
+                let page = FormPage::new(&state, headers, page, FormName::Register);
                 let values = vec![("email", form.email), ("next", form.next)];
-                refuse(&state, &headers, &page, FormName::Register, error, values).await
+                page.refuse(error, values).await
             }
         },
     )
@@ -152,8 +154,9 @@ async fn login(
             Ok(signed) => signed_in(&state, jar, signed, &form.next),
             Err(error) => {
                 let page = with_next("/login", &form.next);
+                let page = FormPage::new(&state, headers, page, FormName::Login);
                 let values = vec![("email", form.email), ("next", form.next)];
-                refuse(&state, &headers, &page, FormName::Login, error, values).await
+                page.refuse(error, values).await
             }
         },
     )
@@ -173,117 +176,168 @@ async fn logout() -> Response {
         .into_response()
 }
 
-async fn publish(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    form: Posted<PostForm>,
-) -> Answer {
-    let page = "/posts";
-    let session = session_of_form(&state, &headers, page).await?;
-    let form = fields(form)?;
-    Ok(
-        match service::publish(&state, session.user.id, &form.title, &form.body).await {
-            Ok(_) => see_other(page),
-            Err(error) => {
-                let values = vec![("title", form.title), ("body", form.body)];
-                refuse(&state, &headers, page, FormName::Publish, error, values).await
-            }
-        },
-    )
+async fn publish(State(state): State<AppState>, posted: SignedInForm<PostForm>) -> Response {
+    let SignedInForm {
+        session,
+        form,
+        page,
+    } = posted;
+    match service::publish(&state, session.user.id, &form.title, &form.body).await {
+        Ok(_) => see_other(PostForm::PAGE),
+        Err(error) => {
+            let values = vec![("title", form.title), ("body", form.body)];
+            page.refuse(error, values).await
+        }
+    }
 }
 
 async fn revoke_session(
     State(state): State<AppState>,
-    headers: HeaderMap,
     jar: CookieJar,
-    form: Posted<RevokeForm>,
-) -> Answer {
-    let page = "/account";
-    let session = session_of_form(&state, &headers, page).await?;
-    let form = fields(form)?;
-    Ok(
-        match service::revoke_session(&state, &session, &form.id).await {
-            Ok(Revoked::ThisSession) => signed_out(&state, jar),
-            Ok(Revoked::Another) => see_other(page),
-            Err(error) => {
-                refuse(
-                    &state,
-                    &headers,
-                    page,
-                    FormName::RevokeSession,
-                    error,
-                    vec![],
-                )
-                .await
-            }
-        },
-    )
+    posted: SignedInForm<RevokeForm>,
+) -> Response {
+    let SignedInForm {
+        session,
+        form,
+        page,
+    } = posted;
+    match service::revoke_session(&state, &session, &form.id).await {
+        Ok(Revoked::ThisSession) => signed_out(&state, jar),
+        Ok(Revoked::Another) => see_other(RevokeForm::PAGE),
+        Err(error) => page.refuse(error, vec![]).await,
+    }
 }
 
+/// The form has no fields, so its body is not read at all.
 async fn logout_all(State(state): State<AppState>, headers: HeaderMap, jar: CookieJar) -> Answer {
-    let page = "/account";
-    let session = session_of_form(&state, &headers, page).await?;
+    let page = FormPage::new(&state, headers, "/account".into(), FormName::LogoutAll);
+    let session = page.session().await?;
     Ok(match service::logout_all(&state, &session).await {
         Ok(()) => signed_out(&state, jar),
-        Err(error) => refuse(&state, &headers, page, FormName::LogoutAll, error, vec![]).await,
+        Err(error) => page.refuse(error, vec![]).await,
     })
 }
 
 async fn change_password(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    form: Posted<PasswordForm>,
-) -> Answer {
-    let page = "/account";
-    let session = session_of_form(&state, &headers, page).await?;
-    let form = fields(form)?;
+    posted: SignedInForm<PasswordForm>,
+) -> Response {
+    let SignedInForm {
+        session,
+        form,
+        page,
+    } = posted;
     let auth = AuthUser {
         user_id: session.user.id,
         session_id: session.session_id,
     };
-    Ok(
-        match service::change_password(&state, auth, form.current_password, &form.new_password)
-            .await
-        {
-            Ok(()) => see_other(page),
-            Err(error) => {
-                refuse(
-                    &state,
-                    &headers,
-                    page,
-                    FormName::ChangePassword,
-                    error,
-                    vec![],
-                )
-                .await
-            }
-        },
-    )
+    match service::change_password(&state, auth, form.current_password, &form.new_password).await {
+        Ok(()) => see_other(PasswordForm::PAGE),
+        Err(error) => page.refuse(error, vec![]).await,
+    }
 }
 
-/// The live session a form acts for, or where to send the person instead:
-/// to log in (no cookie, or a refused one, whose cookies are cleared), or
-/// through the navigation refresh back to the form's page (an expired token;
-/// the post is not replayed).
-async fn session_of_form(
-    state: &AppState,
-    headers: &HeaderMap,
-    page: &str,
-) -> Result<LiveSession, Detour> {
-    Err(match PageAuth::of(state, headers).await {
-        PageAuth::SignedIn(session) => return Ok(session),
-        PageAuth::Expired => see_other(&with_next("/auth/refresh", page)).into(),
-        PageAuth::Stranger => see_other(&login_with_return(page)).into(),
-        PageAuth::Refused => (
-            state.cookies.clear_both(CookieJar::new()),
-            see_other(&login_with_return(page)),
-        )
-            .into_response()
-            .into(),
-        PageAuth::Unknown => {
-            Error::Internal(anyhow::anyhow!("could not check the session of a form")).into()
+/// The page a form is on, to answer it from: where a refusal renders again
+/// and which of the page's forms it was.
+struct FormPage {
+    state: AppState,
+    headers: HeaderMap,
+    path: String,
+    form: FormName,
+}
+
+impl FormPage {
+    fn new(state: &AppState, headers: HeaderMap, path: String, form: FormName) -> Self {
+        Self {
+            state: state.clone(),
+            headers,
+            path,
+            form,
         }
-    })
+    }
+
+    /// The live session the form acts for, or where to send the person
+    /// instead: to log in (no cookie, or a refused one, whose cookies are
+    /// cleared), or through the navigation refresh back to the form's page
+    /// (an expired token; the post is not replayed).
+    async fn session(&self) -> Result<LiveSession, Detour> {
+        let page = self.path.as_str();
+        Err(match PageAuth::of(&self.state, &self.headers).await {
+            PageAuth::SignedIn(session) => return Ok(session),
+            PageAuth::Expired => see_other(&with_next("/auth/refresh", page)).into(),
+            PageAuth::Stranger => see_other(&login_with_return(page)).into(),
+            PageAuth::Refused => (
+                self.state.cookies.clear_both(CookieJar::new()),
+                see_other(&login_with_return(page)),
+            )
+                .into_response()
+                .into(),
+            PageAuth::Unknown => {
+                Error::Internal(anyhow::anyhow!("could not check the session of a form")).into()
+            }
+        })
+    }
+
+    /// The page again, with the refusal the JSON API would give (same
+    /// status, same message) and the non-secret values refilled.
+    async fn refuse(&self, error: Error, values: Vec<(&str, String)>) -> Response {
+        let (status, error) = error.to_api_error();
+        let refusal = FormRefusal {
+            form: self.form,
+            error,
+            values: values
+                .into_iter()
+                .filter(|(_, value)| !value.is_empty())
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect::<BTreeMap<_, _>>(),
+        };
+        render_refused_form(&self.state, &self.headers, &self.path, status, refusal).await
+    }
+}
+
+/// A form of a signed-in person's page, and the page it is on.
+trait SignedInPageForm: DeserializeOwned {
+    const PAGE: &'static str;
+    const NAME: FormName;
+}
+
+impl SignedInPageForm for PostForm {
+    const PAGE: &'static str = "/posts";
+    const NAME: FormName = FormName::Publish;
+}
+
+impl SignedInPageForm for RevokeForm {
+    const PAGE: &'static str = "/account";
+    const NAME: FormName = FormName::RevokeSession;
+}
+
+impl SignedInPageForm for PasswordForm {
+    const PAGE: &'static str = "/account";
+    const NAME: FormName = FormName::ChangePassword;
+}
+
+/// A signed-in person's form, extracted only once the session is known to
+/// be live (see [`FormPage::session`]) and the body is a form.
+struct SignedInForm<T> {
+    session: LiveSession,
+    form: T,
+    page: FormPage,
+}
+
+impl<T: SignedInPageForm + Send> FromRequest<AppState> for SignedInForm<T> {
+    type Rejection = Detour;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Detour> {
+        let headers = request.headers().clone();
+        let page = FormPage::new(state, headers, T::PAGE.into(), T::NAME);
+        let session = page.session().await?;
+        let form = fields(Form::<T>::from_request(request, state).await)?;
+        Ok(Self {
+            session,
+            form,
+            page,
+        })
+    }
 }
 
 /// Register or login succeeded: cookies set (the device cookie too, see
@@ -300,29 +354,6 @@ fn signed_in(state: &AppState, jar: CookieJar, signed: SignedIn, next: &str) -> 
 /// pages the browser cached for the signed-in person dropped.
 fn signed_out(state: &AppState, jar: CookieJar) -> Response {
     (clear_cache(), state.cookies.clear_both(jar), see_other("/")).into_response()
-}
-
-/// The page of the form again, with the refusal the JSON API would give
-/// (same status, same message) and the non-secret values refilled.
-async fn refuse(
-    state: &AppState,
-    headers: &HeaderMap,
-    page: &str,
-    form: FormName,
-    error: Error,
-    values: Vec<(&str, String)>,
-) -> Response {
-    let (status, error) = error.to_api_error();
-    let refusal = FormRefusal {
-        form,
-        error,
-        values: values
-            .into_iter()
-            .filter(|(_, value)| !value.is_empty())
-            .map(|(name, value)| (name.to_owned(), value))
-            .collect::<BTreeMap<_, _>>(),
-    };
-    render_refused_form(state, headers, page, status, refusal).await
 }
 
 /// The CSRF rule of the JSON API, answered with a page: a person whose
