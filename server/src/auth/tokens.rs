@@ -140,6 +140,8 @@ impl RingKey {
 struct Ring {
     /// Oldest first.
     keys: Vec<RingKey>,
+    /// The same keys as stored, for the policy to choose among.
+    stored: Vec<StoredKey>,
     policy: KeyPolicy,
     /// The public keys of the EdDSA keys, as served.
     jwks: Arc<JwkSet>,
@@ -164,12 +166,14 @@ impl Ring {
             anyhow::bail!("the signing key ring is empty");
         }
         keys.sort_by_key(|key| key.stored.generation);
+        let stored = keys.iter().map(|key| key.stored.clone()).collect();
         let jwks = Arc::new(JwkSet {
             keys: keys.iter().filter_map(|key| key.jwk.clone()).collect(),
         });
         let has_eddsa = keys.iter().any(|key| key.stored.alg == SigningAlg::EdDsa);
         Ok(Self {
             keys,
+            stored,
             policy,
             jwks,
             has_eddsa,
@@ -181,10 +185,9 @@ impl Ring {
     }
 
     fn signing(&self, now: DateTime<Utc>) -> &RingKey {
-        let stored: Vec<StoredKey> = self.keys.iter().map(|key| key.stored.clone()).collect();
         let generation = self
             .policy
-            .signing_key(&stored, now)
+            .signing_key(&self.stored, now)
             .expect("a ring is never empty")
             .generation;
         self.keys
@@ -208,8 +211,12 @@ impl Ring {
 /// is all tokens that live 15 minutes need; 40 lines instead of a dependency.
 #[derive(Default)]
 struct VerifiedTokens {
-    maps: std::sync::Mutex<[std::collections::HashMap<String, (Claims, Arc<str>)>; 2]>,
+    maps: std::sync::Mutex<Generations>,
 }
+
+/// The newer map, then the older; each from a whole token to its claims
+/// and the `kid` of the key that verified it.
+type Generations = [std::collections::HashMap<String, (Claims, Arc<str>)>; 2];
 
 impl VerifiedTokens {
     /// The claims and key id of `token` if it was verified before.
@@ -228,20 +235,14 @@ impl VerifiedTokens {
         Self::put(&mut maps, token.to_owned(), (claims, kid));
     }
 
-    fn put(
-        maps: &mut [std::collections::HashMap<String, (Claims, Arc<str>)>; 2],
-        token: String,
-        entry: (Claims, Arc<str>),
-    ) {
+    fn put(maps: &mut Generations, token: String, entry: (Claims, Arc<str>)) {
         if maps[0].len() >= VERIFIED_TOKENS_PER_GENERATION {
             maps[1] = std::mem::take(&mut maps[0]);
         }
         maps[0].insert(token, entry);
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, [std::collections::HashMap<String, (Claims, Arc<str>)>; 2]> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Generations> {
         // Nothing panics while the lock is held: a poisoned lock still
         // holds whole maps.
         self.maps
