@@ -17,6 +17,8 @@ pub mod error;
 pub mod middleware;
 /// Pages rendered for who is really asking, with their data.
 pub mod pages;
+/// Other instances' revocations, heard over PostgreSQL's `LISTEN`/`NOTIFY`.
+pub mod revocation_feed;
 /// The HTTP handlers, one module per resource.
 pub mod routes;
 /// The account and posts flows, shared by the JSON API and the forms.

@@ -14,7 +14,6 @@ use axum::http::{HeaderValue, Request, header};
 use axum::middleware;
 use axum::response::Response;
 use axum::{Extension, Router};
-use chrono::Utc;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -43,6 +42,7 @@ use crate::middleware::{
     security_headers,
 };
 use crate::pages::{provide_page_context, tell_the_truth};
+use crate::revocation_feed::RevocationFeed;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::{assets, cleanup, routes};
@@ -55,6 +55,7 @@ pub struct Application {
     cleanup: JoinHandle<()>,
     /// Reads the key ring again now and then (none for a configured key).
     key_reloader: Option<JoinHandle<()>>,
+    revocation_feed: RevocationFeed,
     header_read_timeout: Duration,
     shutdown_timeout: Duration,
 }
@@ -80,18 +81,14 @@ impl Application {
             }
         };
         // Sessions revoked before this start may still have unexpired access
-        // tokens: read them back, so that a restart does not let those in.
+        // tokens: the feed reads them back, so that a restart does not let
+        // those in, and on PostgreSQL goes on hearing of other instances'.
         let revoked = Arc::new(RevokedSessions::new(
             settings.access_token_ttl,
             settings.token_leeway,
         ));
-        let now = Utc::now();
-        for session in store
-            .sessions_revoked_since(revoked.window_start(now))
-            .await?
-        {
-            revoked.insert([session.id], session.revoked_at);
-        }
+        let revocation_feed =
+            RevocationFeed::start(&settings.database_url, &store, Arc::clone(&revoked)).await?;
         let state = AppState {
             leptos_options,
             sessions: Sessions::new(
@@ -143,6 +140,7 @@ impl Application {
             router,
             cleanup: cleanup::spawn(store, revoked, settings.cleanup_interval),
             key_reloader,
+            revocation_feed,
             header_read_timeout: settings.header_read_timeout,
             shutdown_timeout: settings.shutdown_timeout,
         })
@@ -227,6 +225,7 @@ impl Application {
         if let Some(reloader) = self.key_reloader {
             reloader.abort();
         }
+        self.revocation_feed.stop();
         Ok(())
     }
 }

@@ -5,7 +5,10 @@
 //! An entry lives until the last access token its session could have been
 //! given has expired (revocation time + access token lifetime + leeway);
 //! after that the token's own `exp` refuses it. So the set holds no more
-//! than the sessions revoked within one access token lifetime.
+//! than the sessions revoked within one access token lifetime (and the
+//! second after it: forgetting is a pass over the whole set, done by an
+//! insert at most once a second, since with several instances every one of
+//! them inserts every revocation of all of them).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,7 +24,15 @@ pub struct RevokedSessions {
     /// How long after its revocation a session's access token may still be
     /// accepted by its `exp`: the token lifetime plus the leeway.
     remember_for: chrono::Duration,
-    entries: Mutex<HashMap<Uuid, DateTime<Utc>>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    /// Each session id, with the time after which it can be forgotten.
+    until: HashMap<Uuid, DateTime<Utc>>,
+    /// When expired entries were last forgotten.
+    pruned_at: Option<DateTime<Utc>>,
 }
 
 impl RevokedSessions {
@@ -39,25 +50,45 @@ impl RevokedSessions {
         now - self.remember_for
     }
 
-    /// Remembers sessions revoked at `revoked_at`, and forgets those whose
-    /// tokens have all expired (so the map stays bounded without a task).
+    /// Remembers sessions revoked at `revoked_at`.
     pub fn insert(&self, ids: impl IntoIterator<Item = Uuid>, revoked_at: DateTime<Utc>) {
-        let forget_after = revoked_at + self.remember_for;
-        let now = Utc::now();
+        self.insert_each(ids.into_iter().map(|id| (id, revoked_at)));
+    }
+
+    /// Remembers sessions, each revoked at its own time.
+    pub fn insert_each(&self, revocations: impl IntoIterator<Item = (Uuid, DateTime<Utc>)>) {
+        self.insert_each_at(revocations, Utc::now());
+    }
+
+    /// Remembers sessions and, if a second has passed since it last did,
+    /// forgets those whose tokens have all expired by `now` (so the map
+    /// stays bounded without a task of its own).
+    fn insert_each_at(
+        &self,
+        revocations: impl IntoIterator<Item = (Uuid, DateTime<Utc>)>,
+        now: DateTime<Utc>,
+    ) {
         let mut entries = self.lock();
-        entries.retain(|_, until| *until > now);
-        for id in ids {
-            let until = entries.entry(id).or_insert(forget_after);
+        if entries
+            .pruned_at
+            .is_none_or(|at| now - at >= chrono::Duration::seconds(1))
+        {
+            entries.until.retain(|_, until| *until > now);
+            entries.pruned_at = Some(now);
+        }
+        for (id, revoked_at) in revocations {
+            let forget_after = revoked_at + self.remember_for;
+            let until = entries.until.entry(id).or_insert(forget_after);
             *until = (*until).max(forget_after);
         }
     }
 
     /// Whether an access token of this session must be refused.
     pub fn contains(&self, session_id: Uuid) -> bool {
-        self.lock().contains_key(&session_id)
+        self.lock().until.contains_key(&session_id)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, DateTime<Utc>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // Nothing can panic while the lock is held, so a poisoned lock still
         // holds a whole map.
         self.entries
@@ -75,13 +106,18 @@ mod tests {
         let revoked = RevokedSessions::new(Duration::from_secs(900), Duration::from_secs(5));
         let now = Utc::now();
         let (recent, old, other) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        revoked.insert([recent], now);
-        revoked.insert([old], now - chrono::Duration::seconds(906));
+        revoked.insert_each_at(
+            [(recent, now), (old, now - chrono::Duration::seconds(906))],
+            now,
+        );
         assert!(revoked.contains(recent));
         assert!(!revoked.contains(other));
-        // Its tokens have all expired: the next insert forgets it.
-        revoked.insert([], now);
+        // Its tokens have all expired: an insert a second later forgets it,
+        // one within that second does not look.
+        revoked.insert_each_at([], now + chrono::Duration::milliseconds(999));
+        assert!(revoked.contains(old));
+        revoked.insert_each_at([], now + chrono::Duration::seconds(1));
         assert!(!revoked.contains(old));
-        assert_eq!(revoked.lock().len(), 1);
+        assert_eq!(revoked.lock().until.len(), 1);
     }
 }

@@ -345,7 +345,8 @@ impl Store {
     }
 
     /// The sessions revoked after `since`, with their revocation times: read
-    /// at start into the in-memory revoked set.
+    /// into the in-memory revoked set at start and, on PostgreSQL, after the
+    /// revocation feed reconnects (`crate::revocation_feed`).
     #[tracing::instrument(name = "List recently revoked sessions", skip_all)]
     pub async fn sessions_revoked_since(
         &self,

@@ -18,6 +18,13 @@
 //! backend (`$1` rather than `?`): sqlx names its offline data by a hash of
 //! the text alone, and one text can only be checked against one database.
 //!
+//! Every statement that revokes sessions also announces each of them with
+//! `pg_notify` on the revocation channel, in the same statement: a
+//! notification is sent when, and only when, the revocation commits, and
+//! the other instances' revocation feeds (`crate::revocation_feed`) add it
+//! to their revoked sets. (A revocation added without this would reach
+//! other instances' `/api` only at their next reconnect or restart.)
+//!
 //! Ids are `uuid`, times `timestamptz` (to the microsecond: sqlx drops
 //! chrono's nanoseconds), token hashes `bytea`.
 
@@ -37,6 +44,7 @@ use super::{
 };
 use crate::auth::tokens::RefreshTokenHash;
 use crate::error::{Error, Result, ResultExt};
+use crate::revocation_feed::CHANNEL;
 
 /// A pool of connections to one PostgreSQL database.
 #[derive(Clone)]
@@ -260,11 +268,16 @@ impl PostgresStore {
 
     pub async fn revoke_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
         sqlx::query!(
-            "update sessions set revoked_at = $1 where id = $2 and revoked_at is null",
+            r#"with revoked as (
+                   update sessions set revoked_at = $1 where id = $2 and revoked_at is null
+                   returning id
+               )
+               select revoked.id as "id!" from revoked, pg_notify($3, revoked.id::text)"#,
             now,
-            session_id
+            session_id,
+            CHANNEL,
         )
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
         Ok(())
     }
@@ -293,14 +306,23 @@ impl PostgresStore {
         session_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let statement = sqlx::query!(
-            "update sessions set revoked_at = coalesce(revoked_at, $1)
-             where id = $2 and user_id = $3",
+        // Also announced when it was revoked before: once more changes
+        // nothing for the listeners.
+        let found = sqlx::query!(
+            r#"with revoked as (
+                   update sessions set revoked_at = coalesce(revoked_at, $1)
+                   where id = $2 and user_id = $3
+                   returning id
+               )
+               select revoked.id as "id!" from revoked, pg_notify($4, revoked.id::text)"#,
             now,
             session_id,
             user_id,
-        );
-        Ok(self.write(statement).await? > 0)
+            CHANNEL,
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
     }
 
     pub async fn revoke_all_sessions_of_user(
@@ -487,17 +509,21 @@ impl PostgresStore {
         // The live condition of `is_live`, in SQL because it picks the rows.
         // Only session rows are locked, so the lock order holds.
         Ok(sqlx::query_scalar!(
-            "update sessions set revoked_at = $1
-             where id in (
-                 select id from sessions
-                 where user_id = $2 and revoked_at is null and expires_at > $1
-                 order by last_used_at desc, created_at desc, id desc
-                 offset $3
-             )
-             returning id",
+            r#"with revoked as (
+                   update sessions set revoked_at = $1
+                   where id in (
+                       select id from sessions
+                       where user_id = $2 and revoked_at is null and expires_at > $1
+                       order by last_used_at desc, created_at desc, id desc
+                       offset $3
+                   )
+                   returning id
+               )
+               select revoked.id as "id!" from revoked, pg_notify($4, revoked.id::text)"#,
             now,
             user_id,
             keep,
+            CHANNEL,
         )
         .fetch_all(&self.pool)
         .await?)
@@ -628,12 +654,16 @@ async fn revoke_sessions_of_user_except(
     now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>> {
     Ok(sqlx::query_scalar!(
-        "update sessions set revoked_at = $1
-         where user_id = $2 and revoked_at is null and id is distinct from $3
-         returning id",
+        r#"with revoked as (
+               update sessions set revoked_at = $1
+               where user_id = $2 and revoked_at is null and id is distinct from $3
+               returning id
+           )
+           select revoked.id as "id!" from revoked, pg_notify($4, revoked.id::text)"#,
         now,
         user_id,
         keep,
+        CHANNEL,
     )
     .fetch_all(&mut *conn)
     .await?)

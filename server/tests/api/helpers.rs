@@ -9,21 +9,19 @@
 //! `scripts/test` starts one) and dropped when the test ends.
 
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
 
-use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use server::auth::tokens::TokenService;
 use server::config::{DatabaseUrl, Settings};
 use server::startup::Application;
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, SqlitePool};
+use sqlx::{PgPool, SqlitePool};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub const PASSWORD: &str = "correct horse battery staple";
+use crate::common::{self, PgTestDatabase};
+pub use crate::common::{Cookies, PASSWORD, SetCookie, assert_error, client};
 
 /// A running server and a cookie-keeping client for it.
 pub struct TestApp {
@@ -132,16 +130,6 @@ async fn start(data_dir: Arc<TempDir>, database: Arc<TestDatabase>, settings: Se
         shutdown: Some(shutdown),
         server: Some(server),
     }
-}
-
-/// A new cookie-keeping client: another browser or device.
-pub fn client() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
 }
 
 impl TestApp {
@@ -283,12 +271,7 @@ impl TestApp {
     /// `POST /auth/refresh` presenting exactly this refresh token, from a
     /// client without a cookie store.
     pub async fn refresh_with(&self, refresh_token: &str) -> Response {
-        Client::new()
-            .post(self.url("/auth/refresh"))
-            .header(COOKIE, format!("refresh_token={refresh_token}"))
-            .send()
-            .await
-            .unwrap()
+        common::refresh_with(&self.address, refresh_token).await
     }
 
     /// The same user's and session's access token, signed with this
@@ -315,12 +298,7 @@ impl TestApp {
 
     /// A request presenting exactly this access token.
     pub async fn get_with_access(&self, path: &str, access_token: &str) -> Response {
-        Client::new()
-            .get(self.url(path))
-            .header(COOKIE, format!("access_token={access_token}"))
-            .send()
-            .await
-            .unwrap()
+        common::get_with_access(&self.url(path), access_token).await
     }
 }
 
@@ -350,10 +328,7 @@ impl TestDb {
 /// test's data folder; PostgreSQL's is created here and dropped on drop.
 enum TestDatabase {
     SqliteDefault,
-    Postgres {
-        admin: Box<PgConnectOptions>,
-        name: String,
-    },
+    Postgres(PgTestDatabase),
 }
 
 impl TestDatabase {
@@ -363,32 +338,11 @@ impl TestDatabase {
         TEST_POSTGRES_URL to run the suite on SQLite.";
 
     async fn create() -> Self {
-        let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
-            return Self::SqliteDefault;
-        };
-        let admin: PgConnectOptions = admin_url.parse().unwrap_or_else(|error| {
-            panic!(
-                "TEST_POSTGRES_URL is not a PostgreSQL URL ({error}). {}",
-                Self::HOW_TO_GET_POSTGRES
-            )
-        });
-        let mut conn = PgConnection::connect_with(&admin)
-            .await
-            .unwrap_or_else(|error| {
-                panic!(
-                    "TEST_POSTGRES_URL is set, so this suite runs on PostgreSQL, but the server \
-                 it names cannot be reached ({error}). {}",
-                    Self::HOW_TO_GET_POSTGRES
-                )
-            });
-        let name = format!("api_test_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("create database {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        Self::Postgres {
-            admin: Box::new(admin),
-            name,
+        match std::env::var("TEST_POSTGRES_URL") {
+            Ok(admin_url) => Self::Postgres(
+                PgTestDatabase::create(&admin_url, "api_test", Self::HOW_TO_GET_POSTGRES).await,
+            ),
+            Err(_) => Self::SqliteDefault,
         }
     }
 
@@ -396,126 +350,7 @@ impl TestDatabase {
     fn url(&self) -> Option<DatabaseUrl> {
         match self {
             Self::SqliteDefault => None,
-            Self::Postgres { admin, name } => Some(DatabaseUrl::Postgres(
-                admin.clone().database(name).to_url_lossy().to_string(),
-            )),
+            Self::Postgres(database) => Some(DatabaseUrl::Postgres(database.url())),
         }
     }
-}
-
-/// Drops a PostgreSQL test database (and the servers' connections to it),
-/// from a thread of its own: this runs inside the test's runtime, which
-/// cannot be blocked on. A database left behind by a failed drop goes with
-/// the throwaway cluster.
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let Self::Postgres { admin, name } = self else {
-            return;
-        };
-        let (admin, name) = (admin.clone(), name.clone());
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let mut conn = PgConnection::connect_with(&*admin).await?;
-                sqlx::query(&format!("drop database if exists {name} with (force)"))
-                    .execute(&mut conn)
-                    .await
-            })
-        })
-        .join();
-    }
-}
-
-/// One parsed `Set-Cookie` header.
-#[derive(Clone, Debug)]
-pub struct SetCookie {
-    pub name: String,
-    pub value: String,
-    /// Attributes as sent, e.g. `HttpOnly`, `Path=/auth`, `Max-Age=900`.
-    pub attributes: Vec<String>,
-}
-
-impl SetCookie {
-    pub fn has(&self, attribute: &str) -> bool {
-        self.attributes
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(attribute))
-    }
-
-    pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes.iter().find_map(|a| {
-            let (key, value) = a.split_once('=')?;
-            key.eq_ignore_ascii_case(name).then_some(value)
-        })
-    }
-
-    /// Cleared as the contract says: empty value and `Max-Age=0`.
-    pub fn is_cleared(&self) -> bool {
-        self.value.is_empty() && self.attribute("Max-Age") == Some("0")
-    }
-}
-
-/// The `Set-Cookie` headers of one response.
-#[derive(Clone, Debug)]
-pub struct Cookies(pub Vec<SetCookie>);
-
-impl From<&Response> for Cookies {
-    fn from(response: &Response) -> Self {
-        Self(
-            response
-                .headers()
-                .get_all(SET_COOKIE)
-                .iter()
-                .map(|header| {
-                    let header = header.to_str().unwrap();
-                    let mut parts = header.split(';').map(str::trim);
-                    let (name, value) = parts.next().unwrap().split_once('=').unwrap();
-                    SetCookie {
-                        name: name.to_owned(),
-                        value: value.to_owned(),
-                        attributes: parts.map(str::to_owned).collect(),
-                    }
-                })
-                .collect(),
-        )
-    }
-}
-
-impl Cookies {
-    pub fn get(&self, name: &str) -> Option<&SetCookie> {
-        self.0.iter().find(|c| c.name == name)
-    }
-
-    pub fn access(&self) -> &SetCookie {
-        self.get("access_token").expect("an access_token cookie")
-    }
-
-    pub fn refresh(&self) -> &SetCookie {
-        self.get("refresh_token").expect("a refresh_token cookie")
-    }
-}
-
-/// Asserts the contract's error shape and code, and returns the body.
-pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
-    assert_eq!(response.status(), status, "status");
-    let content_type = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_owned());
-    assert_eq!(content_type.as_deref(), Some("application/json"));
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], code, "{body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    assert_eq!(
-        body.as_object().unwrap().len(),
-        2,
-        "only error and message: {body}"
-    );
-    body
 }

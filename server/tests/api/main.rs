@@ -5,6 +5,8 @@
 mod abuse;
 mod assets;
 mod bad_input;
+#[path = "../common/mod.rs"]
+mod common;
 mod cookies;
 mod database;
 mod forms;

@@ -1,0 +1,231 @@
+//! What the black-box suites share: the API suite (`tests/api/`, one
+//! server in the test process) and the multi-instance suite
+//! (`tests/instances/`, several server processes). Each includes this
+//! module with `#[path = "../common/mod.rs"] mod common;`.
+//!
+//! A client with a cookie jar, a fresh PostgreSQL database per test, the
+//! `Set-Cookie` parser and the error-shape assertion.
+
+// Each test binary uses its own part of this module; what one of them
+// leaves unused is not dead.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::{Client, Method, Response, StatusCode};
+use serde_json::Value;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A new cookie-keeping client that follows no redirects: another browser
+/// or device. Cookies are matched by host, not port (RFC 6265), so one
+/// client talking to several instances on 127.0.0.1 sends each of them
+/// the cookies any of them set, as a browser behind a load balancer does.
+pub fn client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// A `GET` of `url` presenting exactly this access token, from a client
+/// without a cookie store.
+pub async fn get_with_access(url: &str, access_token: &str) -> Response {
+    with_one_cookie(Method::GET, url, &format!("access_token={access_token}")).await
+}
+
+/// `POST /auth/refresh` of the server at `address` presenting exactly this
+/// refresh token, from a client without a cookie store.
+pub async fn refresh_with(address: &str, refresh_token: &str) -> Response {
+    let url = format!("{address}/auth/refresh");
+    with_one_cookie(
+        Method::POST,
+        &url,
+        &format!("refresh_token={refresh_token}"),
+    )
+    .await
+}
+
+async fn with_one_cookie(method: Method, url: &str, cookie: &str) -> Response {
+    Client::new()
+        .request(method, url)
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A PostgreSQL database of one test's own, created through an
+/// administrator's URL (`TEST_POSTGRES_URL`, on a throwaway server:
+/// `scripts/test` starts one) and dropped, with every connection to it,
+/// when this is dropped.
+pub struct PgTestDatabase {
+    admin: Box<PgConnectOptions>,
+    name: String,
+}
+
+impl PgTestDatabase {
+    /// Creates `<prefix>_<random>` on the server `admin_url` names. `help`
+    /// ends the panic message when that server cannot be used: how to get
+    /// one.
+    pub async fn create(admin_url: &str, prefix: &str, help: &str) -> Self {
+        let admin: PgConnectOptions = admin_url.parse().unwrap_or_else(|error| {
+            panic!("TEST_POSTGRES_URL is not a PostgreSQL URL ({error}). {help}")
+        });
+        let mut conn = PgConnection::connect_with(&admin)
+            .await
+            .unwrap_or_else(|error| {
+                panic!(
+                    "TEST_POSTGRES_URL names a PostgreSQL server that cannot be reached \
+                     ({error}). {help}"
+                )
+            });
+        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("create database {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        Self {
+            admin: Box::new(admin),
+            name,
+        }
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The URL the servers are given: the administrator's, on this database.
+    pub fn url(&self) -> String {
+        self.admin
+            .clone()
+            .database(&self.name)
+            .to_url_lossy()
+            .to_string()
+    }
+
+    /// A connection of the administrator's (to the server's default
+    /// database), for what a test does from outside the servers.
+    pub async fn admin(&self) -> PgConnection {
+        PgConnection::connect_with(&self.admin).await.unwrap()
+    }
+}
+
+/// Drops the database from a thread of its own: this runs inside the
+/// test's runtime, which cannot be blocked on. A database left behind by a
+/// failed drop goes with the throwaway cluster.
+impl Drop for PgTestDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect_with(&*admin).await?;
+                sqlx::query(&format!("drop database if exists {name} with (force)"))
+                    .execute(&mut conn)
+                    .await
+            })
+        })
+        .join();
+    }
+}
+
+/// One parsed `Set-Cookie` header.
+#[derive(Clone, Debug)]
+pub struct SetCookie {
+    pub name: String,
+    pub value: String,
+    /// Attributes as sent, e.g. `HttpOnly`, `Path=/auth`, `Max-Age=900`.
+    pub attributes: Vec<String>,
+}
+
+impl SetCookie {
+    pub fn has(&self, attribute: &str) -> bool {
+        self.attributes
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(attribute))
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.iter().find_map(|a| {
+            let (key, value) = a.split_once('=')?;
+            key.eq_ignore_ascii_case(name).then_some(value)
+        })
+    }
+
+    /// Cleared as the contract says: empty value and `Max-Age=0`.
+    pub fn is_cleared(&self) -> bool {
+        self.value.is_empty() && self.attribute("Max-Age") == Some("0")
+    }
+}
+
+/// The `Set-Cookie` headers of one response.
+#[derive(Clone, Debug)]
+pub struct Cookies(pub Vec<SetCookie>);
+
+impl From<&Response> for Cookies {
+    fn from(response: &Response) -> Self {
+        Self(
+            response
+                .headers()
+                .get_all(SET_COOKIE)
+                .iter()
+                .map(|header| {
+                    let header = header.to_str().unwrap();
+                    let mut parts = header.split(';').map(str::trim);
+                    let (name, value) = parts.next().unwrap().split_once('=').unwrap();
+                    SetCookie {
+                        name: name.to_owned(),
+                        value: value.to_owned(),
+                        attributes: parts.map(str::to_owned).collect(),
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Cookies {
+    pub fn get(&self, name: &str) -> Option<&SetCookie> {
+        self.0.iter().find(|c| c.name == name)
+    }
+
+    pub fn access(&self) -> &SetCookie {
+        self.get("access_token").expect("an access_token cookie")
+    }
+
+    pub fn refresh(&self) -> &SetCookie {
+        self.get("refresh_token").expect("a refresh_token cookie")
+    }
+}
+
+/// Asserts the contract's error shape and code, and returns the body.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(content_type.as_deref(), Some("application/json"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], code, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert_eq!(
+        body.as_object().unwrap().len(),
+        2,
+        "only error and message: {body}"
+    );
+    body
+}
