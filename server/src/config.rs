@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::auth::keys::SigningAlg;
 use crate::client_addr::TrustedProxies;
 
 /// Everything the server can be configured with. The names of the
 /// environment variables are part of `docs/contract.md`, except `DATA_DIR`,
-/// `JWT_SECRET`, `CLEANUP_INTERVAL_SECS`, `UNKNOWN_REFRESH_MAX_PER_WINDOW`
-/// and the three timeouts, which are ours.
+/// `JWT_SECRET`, `KEY_RELOAD_SECS`, `CLEANUP_INTERVAL_SECS`,
+/// `UNKNOWN_REFRESH_MAX_PER_WINDOW` and the three timeouts, which are ours.
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// `DATA_DIR`: the data folder, holding the default database and the
@@ -69,9 +70,17 @@ pub struct Settings {
     /// `CLEANUP_INTERVAL_SECS`, default 3600: how often expired and revoked
     /// sessions and tokens are deleted.
     pub cleanup_interval: Duration,
-    /// `JWT_SECRET`: the HMAC key for access tokens. When unset, the server
-    /// creates one in the data folder on first start and reuses it after.
+    /// `JWT_SECRET`: the HMAC key for access tokens, a ring of one key.
+    /// When unset, the server keeps a key ring (in the data folder with
+    /// SQLite, in the database with PostgreSQL), created on first start.
     pub jwt_secret: Option<Secret>,
+    /// `SIGNING_ALG`, default `HS256`: the algorithm of new ring keys
+    /// (`HS256` or `EdDSA`, in any case).
+    pub signing_alg: SigningAlg,
+    /// `KEY_RELOAD_SECS`, default 60: how often each instance reads the key
+    /// ring again. A new key starts signing two such periods after it was
+    /// added, and the JWKS may be cached for one.
+    pub key_reload_interval: Duration,
 }
 
 /// A key that must never reach a log line: `Debug` is redacted.
@@ -181,6 +190,12 @@ pub enum ConfigError {
          or a postgres:// or postgresql:// URL (PostgreSQL), but {problem}"
     )]
     DatabaseUrl { problem: String },
+    /// `SIGNING_ALG=EdDSA` with a configured HMAC key (`JWT_SECRET`).
+    #[error(
+        "SIGNING_ALG is EdDSA, but JWT_SECRET configures an HMAC (HS256) key. Unset JWT_SECRET to \
+         have the server keep an EdDSA key ring, or set SIGNING_ALG=HS256"
+    )]
+    EdDsaWithSecret,
     /// A configured key too weak to be safe; the server refuses to start.
     #[error(
         "{name} is too weak: {why}. Use a long random value (e.g. `openssl rand -base64 48`), \
@@ -249,6 +264,17 @@ impl Settings {
             }
             None => None,
         };
+        let signing_alg = match var("SIGNING_ALG") {
+            Some(value) => SigningAlg::parse(&value).ok_or(ConfigError::Invalid {
+                name: "SIGNING_ALG",
+                expected: "HS256 or EdDSA",
+                value,
+            })?,
+            None => SigningAlg::default(),
+        };
+        if signing_alg == SigningAlg::EdDsa && jwt_secret.is_some() {
+            return Err(ConfigError::EdDsaWithSecret);
+        }
         let count = |name: &'static str, default: u64| -> Result<u32, ConfigError> {
             parse_number(name, var(name), default, 1).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
         };
@@ -296,13 +322,10 @@ impl Settings {
             shutdown_timeout: secs("SHUTDOWN_TIMEOUT_SECS", 10)?,
             cleanup_interval: secs("CLEANUP_INTERVAL_SECS", 3600)?,
             jwt_secret,
+            signing_alg,
+            key_reload_interval: secs("KEY_RELOAD_SECS", 60)?,
             data_dir,
         })
-    }
-
-    /// Where the generated signing key is kept when `JWT_SECRET` is unset.
-    pub fn key_file(&self) -> PathBuf {
-        self.data_dir.join("jwt_secret")
     }
 }
 
@@ -394,7 +417,8 @@ mod tests {
         assert_eq!(settings.login_max_failures, 10);
         assert_eq!(settings.login_failure_window, Duration::from_secs(300));
         assert!(settings.jwt_secret.is_none());
-        assert_eq!(settings.key_file(), PathBuf::from("data/jwt_secret"));
+        assert_eq!(settings.signing_alg, SigningAlg::Hs256);
+        assert_eq!(settings.key_reload_interval, Duration::from_secs(60));
         assert_eq!(settings.register_max_per_window, 20);
         assert_eq!(settings.max_sessions_per_user, 50);
         assert!(settings.trusted_proxies.is_empty());
@@ -506,6 +530,48 @@ mod tests {
             key.as_bytes()
         );
         assert!(!format!("{settings:?}").contains(&key));
+    }
+
+    #[test]
+    fn signing_alg_picks_the_algorithm_of_new_keys() {
+        for (value, alg) in [
+            ("HS256", SigningAlg::Hs256),
+            ("EdDSA", SigningAlg::EdDsa),
+            (" eddsa ", SigningAlg::EdDsa),
+        ] {
+            assert_eq!(
+                settings_from(&[("SIGNING_ALG", value)])
+                    .unwrap()
+                    .signing_alg,
+                alg
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_signing_alg_is_refused_naming_its_variable() {
+        for value in ["RS256", "none", "HS512", "ed25519"] {
+            let message = settings_from(&[("SIGNING_ALG", value)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                message.contains("SIGNING_ALG") && message.contains("HS256 or EdDSA"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn eddsa_with_a_configured_hmac_key_is_refused_naming_both_variables() {
+        let key = "kl".repeat(16);
+        let message = settings_from(&[("SIGNING_ALG", "EdDSA"), ("JWT_SECRET", key.as_str())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("SIGNING_ALG") && message.contains("JWT_SECRET"),
+            "{message}"
+        );
+        assert!(!message.contains(&key));
     }
 
     #[test]

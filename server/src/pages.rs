@@ -52,7 +52,7 @@ impl PageAuth {
         let Some(token) = presented_access_token(&jar) else {
             return Self::Stranger;
         };
-        let claims = match state.tokens.verify_access_token(token) {
+        let claims = match state.tokens.verify_access_token(token).await {
             Ok(claims) => claims,
             Err(AccessTokenError::Expired) => return Self::Expired,
             Err(AccessTokenError::Invalid) => return Self::Refused,

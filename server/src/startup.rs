@@ -28,6 +28,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::cookies::AuthCookies;
 use crate::auth::device::DeviceCookies;
+use crate::auth::keys::KeyStorage;
 use crate::auth::password::PasswordHasher;
 use crate::auth::revoked::RevokedSessions;
 use crate::auth::sessions::Sessions;
@@ -44,7 +45,7 @@ use crate::pages::{provide_page_context, tell_the_truth};
 use crate::revocation_feed::RevocationFeed;
 use crate::state::AppState;
 use crate::store::Store;
-use crate::{assets, auth, cleanup, routes};
+use crate::{assets, cleanup, routes};
 
 /// A server bound to its address, with its store open and migrated, ready
 /// to run.
@@ -52,27 +53,32 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     cleanup: JoinHandle<()>,
+    /// Reads the key ring again now and then (none for a configured key).
+    key_reloader: Option<JoinHandle<()>>,
     revocation_feed: RevocationFeed,
     header_read_timeout: Duration,
     shutdown_timeout: Duration,
 }
 
 impl Application {
-    /// Opens (or creates) the data folder, the signing key and the database,
-    /// and binds `settings.site_addr` (port 0 picks a free port).
+    /// Opens (or creates) the data folder, the database and the signing key
+    /// ring, and binds `settings.site_addr` (port 0 picks a free port).
     pub async fn build(settings: Settings, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
         create_private_dir(&settings.data_dir)?;
-        let secret = match &settings.jwt_secret {
-            Some(secret) => secret.clone(),
-            None => auth::keys::load_or_create(&settings.key_file())?,
-        };
         let store = Store::connect(&settings.database_url).await?;
 
-        let tokens = Arc::new(TokenService::new(
-            &secret,
-            settings.access_token_ttl,
-            settings.token_leeway,
-        ));
+        let tokens = Arc::new(TokenService::open(&settings, Some(&store)).await?);
+        // The device cookie's key is not a signing key: rotating the ring
+        // must not forget every device.
+        let device_secret = match &settings.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => {
+                KeyStorage::for_settings(&settings, Some(&store))
+                    .await?
+                    .device_secret()
+                    .await?
+            }
+        };
         // Sessions revoked before this start may still have unexpired access
         // tokens: the feed reads them back, so that a restart does not let
         // those in, and on PostgreSQL goes on hearing of other instances'.
@@ -97,7 +103,7 @@ impl Application {
                 refresh_ttl: settings.refresh_token_ttl,
             },
             throttle: Arc::new(Throttles::new(&settings, &store)),
-            devices: DeviceCookies::new(&secret, settings.cookie_secure),
+            devices: DeviceCookies::new(&device_secret, settings.cookie_secure),
             max_sessions_per_user: settings.max_sessions_per_user,
             origin_policy: Arc::new(OriginPolicy {
                 public_origin: settings.public_origin.clone(),
@@ -105,6 +111,7 @@ impl Application {
             store: store.clone(),
             revoked: Arc::clone(&revoked),
         };
+        let key_reloader = state.tokens.spawn_reloader();
         let listener = TcpListener::bind(settings.site_addr).await?;
         let proxies = Arc::new(settings.trusted_proxies.clone());
         let router = router(state)
@@ -119,6 +126,7 @@ impl Application {
             listener,
             router,
             cleanup: cleanup::spawn(store, revoked, settings.cleanup_interval),
+            key_reloader,
             revocation_feed,
             header_read_timeout: settings.header_read_timeout,
             shutdown_timeout: settings.shutdown_timeout,
@@ -201,6 +209,9 @@ impl Application {
         }
         connections.shutdown().await;
         self.cleanup.abort();
+        if let Some(reloader) = self.key_reloader {
+            reloader.abort();
+        }
         self.revocation_feed.stop();
         Ok(())
     }
@@ -231,6 +242,7 @@ pub fn router(state: AppState) -> Router {
         .route_service("/auth/", json_api(Router::new()).with_state(state.clone()))
         .route_service("/api/", json_api(Router::new()).with_state(state.clone()))
         .merge(routes::health::router())
+        .merge(routes::jwks::router())
         .merge(pages)
         .fallback_service(assets::router(state.clone()))
         .layer(CatchPanicLayer::custom(panic_response))

@@ -42,6 +42,7 @@ where
         let token = presented_access_token(&jar).ok_or(Error::Unauthenticated)?;
         let claims = tokens
             .verify_access_token(token)
+            .await
             .map_err(|error| match error {
                 AccessTokenError::Expired => Error::TokenExpired,
                 AccessTokenError::Invalid => Error::InvalidToken,

@@ -6,5 +6,7 @@ pub mod auth;
 pub mod forms;
 /// `/healthz`.
 pub mod health;
+/// `/.well-known/jwks.json`, the public keys that verify access tokens.
+pub mod jwks;
 /// `/api/posts`, the protected resource.
 pub mod posts;

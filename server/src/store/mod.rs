@@ -97,6 +97,19 @@ pub struct RevokedSession {
     pub revoked_at: DateTime<Utc>,
 }
 
+/// A signing key as the `signing_keys` table holds it (PostgreSQL only;
+/// `auth::keys` checks and uses it). `Debug` would show the secret, so it
+/// has none.
+#[derive(Clone)]
+pub struct StoredSigningKey {
+    pub generation: i64,
+    /// `HS256` or `EdDSA`.
+    pub alg: String,
+    /// The HMAC key or the Ed25519 seed.
+    pub secret: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}
+
 /// What an attempt to rotate a refresh token found, and the time it was
 /// made at: read after the write lock was held, so a request that queued
 /// behind others is judged by when it ran, not by when it arrived.
@@ -351,6 +364,51 @@ impl Store {
         since: DateTime<Utc>,
     ) -> Result<Vec<RevokedSession>> {
         dispatch!(self, s => s.sessions_revoked_since(since).await)
+    }
+
+    /// Every key of the signing key ring, oldest first. With PostgreSQL
+    /// only: with SQLite the keys are files in the data folder.
+    #[tracing::instrument(name = "List the signing keys", skip_all)]
+    pub async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>> {
+        self.postgres("the signing keys")?.signing_keys().await
+    }
+
+    /// Adds a signing key unless its generation exists: `false` if another
+    /// instance added that generation first (its key is kept).
+    #[tracing::instrument(name = "Add a signing key", skip_all, fields(generation = key.generation))]
+    pub async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<bool> {
+        self.postgres("the signing keys")?
+            .insert_signing_key(key)
+            .await
+    }
+
+    /// Deletes the signing keys of these generations.
+    #[tracing::instrument(name = "Delete signing keys", skip_all)]
+    pub async fn delete_signing_keys(&self, generations: &[i64]) -> Result<()> {
+        self.postgres("the signing keys")?
+            .delete_signing_keys(generations)
+            .await
+    }
+
+    /// The server secret `name`, stored as `candidate` if there was none:
+    /// of instances starting at once, the first one's candidate wins and
+    /// all of them get it. With PostgreSQL only.
+    #[tracing::instrument(name = "Read a server secret", skip(self, candidate))]
+    pub async fn server_secret_or_insert(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>> {
+        self.postgres("server secrets")?
+            .server_secret_or_insert(name, candidate)
+            .await
+    }
+
+    /// The PostgreSQL backend, for what only it keeps in the database.
+    fn postgres(&self, what: &str) -> Result<&postgres::PostgresStore> {
+        match &self.0 {
+            Backend::Postgres(store) => Ok(store),
+            Backend::Sqlite(_) => Err(anyhow::anyhow!(
+                "with SQLite, {what} are files in the data folder, not in the database"
+            )
+            .into()),
+        }
     }
 
     /// Revokes the user's least recently used live sessions beyond the

@@ -42,7 +42,7 @@ use uuid::Uuid;
 use super::rows::{CredentialsRow, SessionOwnerRow, SessionRow, live_sessions};
 use super::{
     NewSession, PasswordChange, RevokedSession, Rotation, RotationOutcome, StoredCredentials,
-    StoredRefreshToken, StoredSession, ThrottleCount, is_live,
+    StoredRefreshToken, StoredSession, StoredSigningKey, ThrottleCount, is_live,
 };
 use crate::auth::tokens::RefreshTokenHash;
 use crate::error::{Error, Result, ResultExt};
@@ -393,6 +393,57 @@ impl PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    pub async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>> {
+        Ok(sqlx::query_as!(
+            StoredSigningKey,
+            "select generation, alg, secret, created_at from signing_keys order by generation"
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<bool> {
+        // A concurrent insert of the same generation makes this one wait
+        // for it to commit, then do nothing: one key per generation.
+        let inserted = self
+            .write(sqlx::query!(
+                "insert into signing_keys (generation, alg, secret, created_at)
+                 values ($1, $2, $3, $4)
+                 on conflict (generation) do nothing",
+                key.generation,
+                key.alg,
+                key.secret,
+                key.created_at,
+            ))
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    pub async fn delete_signing_keys(&self, generations: &[i64]) -> Result<()> {
+        self.write(sqlx::query!(
+            "delete from signing_keys where generation = any($1)",
+            generations
+        ))
+        .await?;
+        Ok(())
+    }
+
+    pub async fn server_secret_or_insert(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>> {
+        self.write(sqlx::query!(
+            "insert into server_secrets (name, secret) values ($1, $2)
+             on conflict (name) do nothing",
+            name,
+            candidate,
+        ))
+        .await?;
+        // A statement of its own, so it sees the row of whichever insert won.
+        Ok(
+            sqlx::query_scalar!("select secret from server_secrets where name = $1", name)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn delete_expired_tokens(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {

@@ -277,21 +277,23 @@ impl TestApp {
     /// The same user's and session's access token, signed with this
     /// server's own key but expired long ago: what a browser presents after
     /// a pause, without the test waiting for a token to expire.
-    pub fn expired_copy_of(&self, access_token: &str) -> String {
-        let secret = match &self.settings.jwt_secret {
-            Some(secret) => secret.clone(),
-            None => server::auth::keys::load_or_create(&self.settings.key_file()).unwrap(),
-        };
-        let tokens = TokenService::new(
-            &secret,
-            self.settings.access_token_ttl,
-            self.settings.token_leeway,
-        );
-        let claims = tokens.verify_access_token(access_token).unwrap();
+    pub async fn expired_copy_of(&self, access_token: &str) -> String {
+        let tokens = self.token_service().await;
+        let claims = tokens.verify_access_token(access_token).await.unwrap();
         let long_ago = chrono::Utc::now() - chrono::Duration::days(1);
         tokens
             .issue_access_token(claims.sub, claims.sid, long_ago)
             .unwrap()
+    }
+
+    /// This server's signing keys, read from where the server keeps them.
+    pub async fn token_service(&self) -> TokenService {
+        TokenService::open(&self.settings, None).await.unwrap()
+    }
+
+    /// The settings this server was started with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// A request presenting exactly this access token.

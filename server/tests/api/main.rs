@@ -14,6 +14,7 @@ mod forwarding_proxy;
 mod fuzz;
 mod headers;
 mod helpers;
+mod keys;
 mod limits;
 mod login;
 mod logout;

@@ -74,7 +74,7 @@ async fn an_expired_access_token_is_token_expired_with_the_challenge_header() {
 
     // Act
     let response = app
-        .get_with_access("/auth/me", &app.expired_copy_of(&fresh))
+        .get_with_access("/auth/me", &app.expired_copy_of(&fresh).await)
         .await;
 
     // Assert

@@ -98,7 +98,7 @@ async fn posts_need_an_access_token() {
 async fn an_expired_access_token_on_the_api_is_token_expired_with_the_challenge() {
     let app = spawn_app().await;
     let fresh = app.signed_in_user().await.access().value.clone();
-    let access = app.expired_copy_of(&fresh);
+    let access = app.expired_copy_of(&fresh).await;
 
     let response = app.get_with_access("/api/posts", &access).await;
 

@@ -8,23 +8,25 @@ async fn sessions_survive_a_restart_with_the_same_data_folder() {
     // Arrange
     let app = spawn_app().await;
     let signed_in = app.signed_in_user().await;
-    let key_file = app.data_dir.path().join("jwt_secret");
-    let key_before = std::fs::read(&key_file).unwrap();
+    let key_file = app.data_dir.path().join("signing_keys/key-1.json");
+    let key_before = app.on_sqlite().then(|| std::fs::read(&key_file).unwrap());
 
     // Act
     let app = app.restart().await;
 
     // Assert
-    assert_eq!(
-        std::fs::read(&key_file).unwrap(),
-        key_before,
-        "the key is kept"
-    );
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
+    if let Some(key_before) = key_before {
+        assert_eq!(
+            std::fs::read(&key_file).unwrap(),
+            key_before,
+            "the key is kept"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
     }
     let me = app
         .get_with_access("/auth/me", &signed_in.access().value)
@@ -61,5 +63,5 @@ async fn a_configured_key_is_used_instead_of_a_key_file() {
 
     app.signed_in_user().await;
 
-    assert!(!app.data_dir.path().join("jwt_secret").exists());
+    assert!(!app.data_dir.path().join("signing_keys").exists());
 }

@@ -249,7 +249,7 @@ async fn session_endpoints_need_a_valid_access_token() {
 async fn an_expired_access_token_gets_token_expired_on_session_endpoints() {
     let app = crate::helpers::spawn_app().await;
     let fresh = app.signed_in_user().await.access().value.clone();
-    let access = app.expired_copy_of(&fresh);
+    let access = app.expired_copy_of(&fresh).await;
 
     let response = app.get_with_access("/auth/sessions", &access).await;
 

@@ -61,18 +61,12 @@ pub async fn spawn_instances(n: usize) -> Instances {
 
 /// `n` instances, with settings to change before [`InstancesBuilder::spawn`].
 pub fn instances(n: usize) -> InstancesBuilder {
-    // Until the key ring lands, instances share a configured key; without
-    // it each would sign with a key of its own data folder.
-    let secret = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
+    // No JWT_SECRET: the instances share the key ring through the database,
+    // as a deployment does.
     InstancesBuilder {
         count: n,
         env: BTreeMap::from([
             ("COOKIE_SECURE".to_owned(), "false".to_owned()),
-            ("JWT_SECRET".to_owned(), secret),
             ("LEPTOS_OUTPUT_NAME".to_owned(), "auth-demo".to_owned()),
             (
                 "RUST_LOG".to_owned(),
@@ -96,8 +90,8 @@ impl InstancesBuilder {
         self
     }
 
-    /// Leaves a variable unset, e.g. `.unset("JWT_SECRET")`.
-    #[allow(dead_code, reason = "for the key ring's tests, not written yet")]
+    /// Leaves a variable unset, e.g. `.unset("RUST_LOG")`.
+    #[allow(dead_code, reason = "no test needs it at the moment")]
     pub fn unset(mut self, name: &str) -> Self {
         self.env.remove(name);
         self
@@ -174,7 +168,6 @@ impl Instances {
     /// every setting given to the builder) and a fresh data folder: for
     /// running one of its commands against the same database, as an
     /// operator would beside running instances (`server keys rotate`).
-    #[allow(dead_code, reason = "for the key ring's tests, not written yet")]
     pub fn server_command(&self) -> (Command, TempDir) {
         let data_dir = tempfile::tempdir().unwrap();
         let mut command = Command::new(server_binary());

@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod harness;
+mod keys;
 mod revocation;
 mod sessions;
 mod throttle;
