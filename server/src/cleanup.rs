@@ -1,7 +1,9 @@
 //! A background task that deletes expired and revoked sessions and tokens,
 //! so the tables hold only what can still be used (or recognised as reused).
 //! A revoked session is kept while an access token of it may be unexpired,
-//! so that a restart reads it back into the revoked set.
+//! so that a restart reads it back into the revoked set. On PostgreSQL it
+//! also deletes the shared throttle's rows whose attempts have all left the
+//! window (counting attempts deletes a few as it goes, too).
 //!
 //! It deletes in batches of [`BATCH`] rows, each its own short statement on
 //! indexed columns, so a login or refresh waits behind one batch at most,
@@ -78,6 +80,13 @@ pub async fn run_once(
     let sessions = in_batches(|| store.delete_dead_sessions(now, revoked_before, BATCH)).await?;
     if tokens + sessions > 0 {
         tracing::info!(tokens, sessions, "deleted expired sessions and tokens");
+    }
+    let throttle = in_batches(|| store.delete_expired_throttle_keys(now, BATCH)).await?;
+    if throttle > 0 {
+        tracing::info!(
+            keys = throttle,
+            "deleted throttle keys whose attempts left the window"
+        );
     }
     Ok((tokens, sessions))
 }

@@ -10,8 +10,6 @@ use app::model::{Post, SessionInfo, User};
 use chrono::Utc;
 use uuid::Uuid;
 
-use std::time::Instant;
-
 use crate::auth::device::Device;
 use crate::auth::extractor::AuthUser;
 use crate::auth::sessions::IssuedTokens;
@@ -71,15 +69,11 @@ pub async fn register(
     let email = Email::parse(email)?;
     let password = Password::parse(password)?;
     let address: Vec<_> = client.map(ThrottleKey::address).into_iter().collect();
-    let attempt = state
-        .throttle
-        .registrations
-        .begin(&address, Instant::now())
-        .map_err(|retry_after| Error::RateLimited { retry_after })?;
+    let attempt = state.throttle.registrations.begin(&address).await?;
     let password_hash = match state.passwords.hash(password).await {
         // Refused before any hashing: not counted.
         Err(busy @ Error::ServerBusy { .. }) => {
-            attempt.take_back();
+            attempt.take_back().await;
             return Err(busy);
         }
         hashed => hashed?,
@@ -116,15 +110,11 @@ pub async fn login(
     let parsed = Email::parse(email).ok();
     let remembered = device.and_then(|device| state.devices.remembers(device, email));
     let keys = login_keys(client, email, remembered);
-    let attempt = state
-        .throttle
-        .logins
-        .begin(&keys, Instant::now())
-        .map_err(|retry_after| Error::RateLimited { retry_after })?;
+    let attempt = state.throttle.logins.begin(&keys).await?;
     if !settable_length(&password) {
         // Wrong for every account, so not a guess, and never hashed: not
         // counted.
-        attempt.take_back();
+        attempt.take_back().await;
         return Err(Error::InvalidCredentials);
     }
 
@@ -143,7 +133,7 @@ pub async fn login(
     let verified = match state.passwords.verify(password, hash).await {
         // Refused before any hashing: not a guess, so not counted.
         Err(busy @ Error::ServerBusy { .. }) => {
-            attempt.take_back();
+            attempt.take_back().await;
             return Err(busy);
         }
         verified => verified?,
@@ -151,7 +141,7 @@ pub async fn login(
     let Some(user) = user.filter(|_| verified) else {
         return Err(Error::InvalidCredentials);
     };
-    attempt.succeeded();
+    attempt.succeeded().await;
 
     let now = Utc::now();
     let tokens = state.sessions.start(user.id, user_agent, now).await?;
@@ -262,8 +252,8 @@ pub async fn change_password(
     let attempt = state
         .throttle
         .logins
-        .begin(&[ThrottleKey::Session(auth.session_id)], Instant::now())
-        .map_err(|retry_after| Error::RateLimited { retry_after })?;
+        .begin(&[ThrottleKey::Session(auth.session_id)])
+        .await?;
     let verified = settable_length(&current_password)
         && match state
             .passwords
@@ -271,7 +261,7 @@ pub async fn change_password(
             .await
         {
             Err(busy @ Error::ServerBusy { .. }) => {
-                attempt.take_back();
+                attempt.take_back().await;
                 return Err(busy);
             }
             verified => verified?,
@@ -279,7 +269,7 @@ pub async fn change_password(
     if !verified {
         return Err(Error::InvalidCredentials);
     }
-    attempt.succeeded();
+    attempt.succeeded().await;
 
     let new_hash = state.passwords.hash(new_password).await?;
     match state

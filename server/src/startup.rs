@@ -32,7 +32,7 @@ use crate::auth::keys::KeyStorage;
 use crate::auth::password::PasswordHasher;
 use crate::auth::revoked::RevokedSessions;
 use crate::auth::sessions::Sessions;
-use crate::auth::throttle::{Limiter, Throttles};
+use crate::auth::throttle::Throttles;
 use crate::auth::tokens::TokenService;
 use crate::client_addr::resolve_client_address;
 use crate::config::Settings;
@@ -65,7 +65,6 @@ impl Application {
     /// ring, and binds `settings.site_addr` (port 0 picks a free port).
     pub async fn build(settings: Settings, leptos_options: LeptosOptions) -> anyhow::Result<Self> {
         create_private_dir(&settings.data_dir)?;
-        let window = settings.login_failure_window;
         let store = Store::connect(&settings.database_url).await?;
 
         let tokens = Arc::new(TokenService::open(&settings, Some(&store)).await?);
@@ -103,19 +102,7 @@ impl Application {
                 secure: settings.cookie_secure,
                 refresh_ttl: settings.refresh_token_ttl,
             },
-            throttle: Arc::new(Throttles {
-                logins: Limiter::new(settings.login_max_failures, window, Throttles::LOGIN_KEYS),
-                registrations: Limiter::new(
-                    settings.register_max_per_window,
-                    window,
-                    Throttles::ADDRESS_KEYS,
-                ),
-                unknown_refreshes: Limiter::new(
-                    settings.unknown_refresh_max_per_window,
-                    window,
-                    Throttles::ADDRESS_KEYS,
-                ),
-            }),
+            throttle: Arc::new(Throttles::new(&settings, &store)),
             devices: DeviceCookies::new(&device_secret, settings.cookie_secure),
             max_sessions_per_user: settings.max_sessions_per_user,
             origin_policy: Arc::new(OriginPolicy {

@@ -1,46 +1,49 @@
-//! Counting failures in a sliding window, with bounded memory.
+//! Counting failures in a sliding window, bounded, and on PostgreSQL
+//! shared by every instance.
 //!
 //! A [`Limiter`] allows `max` counted events per key within `window`; past
-//! that, attempts against the key get `Err(retry_after)` until the oldest
-//! event that matters leaves the window. Refused attempts are not counted,
-//! so the window always ends: an attacker can keep a key throttled only by
-//! failing at the allowed rate, never lock it for good.
+//! that, attempts against the key get `429 rate_limited` with the time
+//! until the oldest event that matters leaves the window. Refused attempts
+//! are not counted, so the window always ends: an attacker can keep a key
+//! throttled only by failing at the allowed rate, never lock it for good.
 //!
 //! Every attempt is counted the moment it starts, and taken back if it
 //! turns out not to count (a right password, a hash that never ran).
 //! Counting only after the password check would let a burst of concurrent
 //! guesses all pass the check before any of them is counted.
 //!
-//! **Bounded.** A limiter tracks at most `capacity` keys, and each key at
-//! most `max` times, so its memory is bounded whatever the traffic. When a
-//! new key finds it full, one entry is evicted, in this order:
-//! 1. an entry whose events have all left the window (nothing is lost);
-//! 2. an entry that is not at its limit, the one with the fewest events
-//!    first, then the one whose newest event is oldest;
-//! 3. an entry at its limit whose lockout is over.
-//!
-//! An entry still locked out is never evicted: to wipe out someone's
-//! failures, an attacker has to fill the whole table with entries holding
-//! more failures than that one (about `capacity × max` failures in one
-//! window, each of which costs an argon2 hash), and even then a locked key
-//! stays locked. If every entry is locked, the attempt on the new key is
-//! refused until the first lockout ends, rather than let in uncounted.
-//!
-//! **Time per attempt** is a few hash-map and B-tree operations under one
-//! lock, O(log capacity); nothing scans the table. The time is passed in
-//! (`now`), so tests move it instead of sleeping.
+//! Two implementations of these semantics, picked at start by the store's
+//! backend:
+//! - on SQLite the server is one process, and [`MemoryLimiter`] counts in
+//!   its memory (`throttle/memory.rs`: a bounded table, O(log capacity) per
+//!   attempt);
+//! - on PostgreSQL several instances may serve one database, and each
+//!   would allow the whole allowance again, so [`SharedLimiter`] counts in
+//!   the database (`throttle/shared.rs`: one row per key, locked while an
+//!   attempt is counted, so a burst across instances gets no more tries
+//!   than the limit either).
 //!
 //! Why not `governor`: it limits every request with GCRA (a steady refill,
 //! not "N failures in a window"), has no way to take back an attempt that
 //! turned out fine, and does not bound its keyed state.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+mod memory;
+mod shared;
+
+use std::future::Future;
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+pub use memory::{MemoryAttempt, MemoryLimiter};
+pub use shared::{LimiterId, SharedAttempt, SharedLimiter};
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::store::Store;
 
 /// What events are counted against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,6 +89,33 @@ impl ThrottleKey {
         Self::Account(key)
     }
 
+    /// The key as the shared throttle stores it: a kind byte and 16 bytes
+    /// that reveal nothing of what they stand for (a SHA-256 of the address
+    /// or session id, the account key, which already is one, or of the
+    /// device's random id), so the table never holds an address or an
+    /// email. (A SHA-256 of an IPv4 address can be found by trying all
+    /// 2^32; what the table keeps is what an access log keeps anyway, and
+    /// only for one window.)
+    pub fn stored(&self) -> Vec<u8> {
+        fn sha256_16(bytes: &[u8]) -> [u8; 16] {
+            let digest = Sha256::digest(bytes);
+            let mut short = [0u8; 16];
+            short.copy_from_slice(&digest[..16]);
+            short
+        }
+        let (kind, key) = match self {
+            Self::Address(IpAddr::V4(v4)) => (1, sha256_16(&v4.octets())),
+            Self::Address(IpAddr::V6(v6)) => (2, sha256_16(&v6.octets())),
+            Self::Account(account) => (3, *account),
+            Self::Device(device) => (4, sha256_16(device)),
+            Self::Session(session) => (5, sha256_16(session.as_bytes())),
+        };
+        let mut stored = Vec::with_capacity(17);
+        stored.push(kind);
+        stored.extend_from_slice(&key);
+        stored
+    }
+
     /// A right password from this device or session vouches for its own
     /// earlier failures, so they are cleared; an address or an account is
     /// shared with others and keeps them.
@@ -123,273 +153,169 @@ pub struct Throttles {
 }
 
 impl Throttles {
-    /// Keys each limiter may track. A full table measured about 500 bytes
-    /// a key (`scripts/bench --throttle-spray`), so the login limiter stays
-    /// near 25 MB and each per-address one near 10 MB, whatever the traffic.
-    /// Filling the login table with lockouts takes 500 000 counted (so
-    /// hashed) failures within one window at the default limit.
+    /// Keys each in-memory limiter may track. A full table measured about
+    /// 500 bytes a key (`scripts/bench --throttle-spray`), so the login
+    /// limiter stays near 25 MB and each per-address one near 10 MB,
+    /// whatever the traffic. Filling the login table with lockouts takes
+    /// 500 000 counted (so hashed) failures within one window at the
+    /// default limit.
     pub const LOGIN_KEYS: usize = 50_000;
     pub const ADDRESS_KEYS: usize = 20_000;
+
+    /// In memory on SQLite; in the database, shared by every instance, on
+    /// PostgreSQL.
+    pub fn new(settings: &Settings, store: &Store) -> Self {
+        let window = settings.login_failure_window;
+        let limiter = |id, max, capacity| {
+            if store.is_shared() {
+                Limiter::Shared(SharedLimiter::new(store.clone(), id, max, window))
+            } else {
+                Limiter::InMemory(MemoryLimiter::new(max, window, capacity))
+            }
+        };
+        Self {
+            logins: limiter(
+                LimiterId::Logins,
+                settings.login_max_failures,
+                Self::LOGIN_KEYS,
+            ),
+            registrations: limiter(
+                LimiterId::Registrations,
+                settings.register_max_per_window,
+                Self::ADDRESS_KEYS,
+            ),
+            unknown_refreshes: limiter(
+                LimiterId::UnknownRefreshes,
+                settings.unknown_refresh_max_per_window,
+                Self::ADDRESS_KEYS,
+            ),
+        }
+    }
 }
 
-/// Events per key in a sliding window, for at most `capacity` keys.
-pub struct Limiter {
-    max: usize,
-    window: Duration,
-    capacity: usize,
-    table: Mutex<Table>,
+/// Events per key in a sliding window: in this process's memory, or in
+/// the database that every instance shares.
+pub enum Limiter {
+    InMemory(MemoryLimiter),
+    Shared(SharedLimiter),
 }
 
-#[derive(Default)]
-struct Table {
-    entries: HashMap<ThrottleKey, Entry>,
-    /// Eviction order: the first is evicted first.
-    by_rank: BTreeSet<(Rank, ThrottleKey)>,
-    /// When each entry's newest event leaves the window.
-    by_expiry: BTreeSet<(Instant, ThrottleKey)>,
+impl Limiter {
+    /// Starts an attempt against `keys`, counted from now on. Refused,
+    /// uncounted, with `429 rate_limited` and the wait, when a key is at its
+    /// limit. If the database cannot count it, the attempt is refused as
+    /// well (`500 internal`): it fails closed, never letting an attempt
+    /// through uncounted.
+    pub async fn begin(&self, keys: &[ThrottleKey]) -> Result<Attempt<'_>> {
+        self.begin_at(keys, Moment::now()).await
+    }
+
+    /// [`Limiter::begin`] at a given moment (tests move time instead of
+    /// sleeping).
+    pub async fn begin_at(&self, keys: &[ThrottleKey], now: Moment) -> Result<Attempt<'_>> {
+        match self {
+            Self::InMemory(limiter) => limiter
+                .begin(keys, now.instant)
+                .map(Attempt::InMemory)
+                .map_err(|retry_after| Error::RateLimited { retry_after }),
+            Self::Shared(limiter) => limiter.begin(keys, now.utc).await.map(Attempt::Shared),
+        }
+    }
+
+    /// Runs `operation`, an event that is common and cheap when it does not
+    /// count (a refresh) and counts only when `counts` says so of its
+    /// outcome (the token was unknown). Refused with `429` before it runs
+    /// when a key is at its limit.
+    ///
+    /// In memory, exactly as [`Limiter::begin`]: counted from the start,
+    /// taken back if it did not count. In the database it is checked
+    /// before (one read) and counted after, only if it counted, so an
+    /// honest refresh writes nothing more than it did: a burst in flight
+    /// at once may pass the limit by as many as are in flight. That is
+    /// right only where the limit bounds work, not guesses (a refresh
+    /// token cannot be guessed); failed logins use `begin`. If the database
+    /// cannot count, it fails closed: `500 internal`.
+    pub async fn guard<T>(
+        &self,
+        keys: &[ThrottleKey],
+        operation: impl Future<Output = T>,
+        counts: impl FnOnce(&T) -> bool,
+    ) -> Result<T> {
+        match self {
+            Self::InMemory(_) => {
+                let attempt = self.begin(keys).await?;
+                let outcome = operation.await;
+                if !counts(&outcome) {
+                    attempt.take_back().await;
+                }
+                Ok(outcome)
+            }
+            Self::Shared(limiter) => {
+                limiter.check(keys, Utc::now()).await?;
+                let outcome = operation.await;
+                if counts(&outcome) {
+                    limiter.record(keys, Utc::now()).await?;
+                }
+                Ok(outcome)
+            }
+        }
+    }
 }
 
-struct Entry {
-    /// Counted events, oldest first, at most `max` of them (older ones can
-    /// no longer decide anything).
-    times: VecDeque<Instant>,
-    /// The entry's place in `by_rank` and `by_expiry`, as last indexed.
-    rank: Rank,
-    expires: Instant,
+/// A moment by both clocks: the in-memory limiter measures its window on
+/// the monotonic clock, the shared one on the wall clock, which is the only
+/// one that instances share.
+#[derive(Clone, Copy, Debug)]
+pub struct Moment {
+    instant: Instant,
+    utc: DateTime<Utc>,
 }
 
-/// Open entries come before locked ones; among open ones, fewer events
-/// first, then the older newest event; among locked ones, the lockout that
-/// ends first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Rank {
-    Open { events: usize, newest: Instant },
-    Locked { until: Instant },
+impl Moment {
+    pub fn now() -> Self {
+        Self {
+            instant: Instant::now(),
+            utc: Utc::now(),
+        }
+    }
+}
+
+impl std::ops::Add<Duration> for Moment {
+    type Output = Self;
+
+    fn add(self, later: Duration) -> Self {
+        Self {
+            instant: self.instant + later,
+            utc: self.utc
+                + chrono::Duration::from_std(later)
+                    .expect("a step of time shorter than 292 million years"),
+        }
+    }
 }
 
 /// An attempt counted against its keys until [`Attempt::succeeded`] or
 /// [`Attempt::take_back`] says otherwise; dropping it leaves it counted.
 #[must_use = "an attempt stays counted unless it is taken back"]
-pub struct Attempt<'a> {
-    limiter: &'a Limiter,
-    keys: Vec<ThrottleKey>,
-    started: Instant,
+pub enum Attempt<'a> {
+    InMemory(MemoryAttempt<'a>),
+    Shared(SharedAttempt<'a>),
 }
 
 impl Attempt<'_> {
     /// The attempt did not count (no password was checked): it is taken back.
-    pub fn take_back(self) {
-        self.limiter.take_back(&self.keys, self.started, false);
+    pub async fn take_back(self) {
+        match self {
+            Self::InMemory(attempt) => attempt.take_back(),
+            Self::Shared(attempt) => attempt.take_back().await,
+        }
     }
 
     /// The password was right: the attempt is taken back, and the earlier
     /// failures of its device or session are forgotten.
-    pub fn succeeded(self) {
-        self.limiter.take_back(&self.keys, self.started, true);
-    }
-}
-
-impl Limiter {
-    pub fn new(max: u32, window: Duration, capacity: usize) -> Self {
-        Self {
-            max: usize::try_from(max).unwrap_or(usize::MAX).max(1),
-            window,
-            capacity: capacity.max(1),
-            table: Mutex::new(Table::default()),
-        }
-    }
-
-    /// Starts an attempt against `keys`, counted from `now` on, or
-    /// `Err(retry_after)`, uncounted, when a key is at its limit (or the
-    /// table is full of lockouts that have not ended).
-    pub fn begin(&self, keys: &[ThrottleKey], now: Instant) -> Result<Attempt<'_>, Duration> {
-        let mut table = self.lock();
-        table.forget_expired(now, 2);
-
-        let mut retry_after = None::<Duration>;
-        let mut missing = 0;
-        for key in keys {
-            match table.entries.get_mut(key) {
-                Some(entry) => {
-                    forget_old(&mut entry.times, self.window, now);
-                    if let Some(wait) = self.lockout(&entry.times, now) {
-                        retry_after = Some(retry_after.map_or(wait, |w| w.max(wait)));
-                    }
-                }
-                None => missing += 1,
-            }
-        }
-        if let Some(wait) = retry_after {
-            return Err(wait);
-        }
-        for _ in 0..missing {
-            if table.entries.len() >= self.capacity {
-                table.evict_one(now, keys)?;
-            }
-        }
-
-        for key in keys {
-            let mut times = table.unindex(key).unwrap_or_default();
-            times.push_back(now);
-            if times.len() > self.max {
-                times.pop_front();
-            }
-            let rank = rank_of(&times, self.max, self.window);
-            table.index(*key, times, rank, self.window);
-        }
-        drop(table);
-        Ok(Attempt {
-            limiter: self,
-            keys: keys.to_vec(),
-            started: now,
-        })
-    }
-
-    /// `Err(retry_after)` if any key is at its limit, counting nothing.
-    pub fn check(&self, keys: &[ThrottleKey], now: Instant) -> Result<(), Duration> {
-        let mut table = self.lock();
-        let mut retry_after = None::<Duration>;
-        for key in keys {
-            if let Some(entry) = table.entries.get_mut(key) {
-                forget_old(&mut entry.times, self.window, now);
-                if let Some(wait) = self.lockout(&entry.times, now) {
-                    retry_after = Some(retry_after.map_or(wait, |w| w.max(wait)));
-                }
-            }
-        }
-        retry_after.map_or(Ok(()), Err)
-    }
-
-    fn take_back(&self, keys: &[ThrottleKey], started: Instant, success: bool) {
-        let mut table = self.lock();
-        for key in keys {
-            let Some(mut times) = table.unindex(key) else {
-                continue;
-            };
-            if success && key.cleared_by_success() {
-                continue;
-            }
-            if let Some(at) = times.iter().rposition(|t| *t == started) {
-                times.remove(at);
-            }
-            if !times.is_empty() {
-                let rank = rank_of(&times, self.max, self.window);
-                table.index(*key, times, rank, self.window);
-            }
-        }
-    }
-
-    /// How long until `times` is under the limit again, if it is at it.
-    fn lockout(&self, times: &VecDeque<Instant>, now: Instant) -> Option<Duration> {
-        if times.len() < self.max {
-            return None;
-        }
-        // Allowed again once all but `max - 1` have left the window.
-        let oldest_that_matters = times[times.len() - self.max];
-        Some(
-            self.window
-                .saturating_sub(now.saturating_duration_since(oldest_that_matters)),
-        )
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Table> {
-        // Every method leaves the table consistent before it can panic.
-        self.table.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// How many keys are tracked.
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.lock().entries.len()
-    }
-}
-
-fn rank_of(times: &VecDeque<Instant>, max: usize, window: Duration) -> Rank {
-    let newest = *times.back().expect("an indexed entry has an event");
-    if times.len() >= max {
-        Rank::Locked {
-            until: times[times.len() - max] + window,
-        }
-    } else {
-        Rank::Open {
-            events: times.len(),
-            newest,
-        }
-    }
-}
-
-fn forget_old(times: &mut VecDeque<Instant>, window: Duration, now: Instant) {
-    while times
-        .front()
-        .is_some_and(|t| now.saturating_duration_since(*t) >= window)
-    {
-        times.pop_front();
-    }
-}
-
-impl Table {
-    /// Puts an entry (with at least one event) in the map and both indexes.
-    fn index(&mut self, key: ThrottleKey, times: VecDeque<Instant>, rank: Rank, window: Duration) {
-        let expires = *times.back().expect("an indexed entry has an event") + window;
-        self.by_rank.insert((rank, key));
-        self.by_expiry.insert((expires, key));
-        self.entries.insert(
-            key,
-            Entry {
-                times,
-                rank,
-                expires,
-            },
-        );
-    }
-
-    /// Takes an entry out of the map and both indexes, returning its events.
-    fn unindex(&mut self, key: &ThrottleKey) -> Option<VecDeque<Instant>> {
-        let entry = self.entries.remove(key)?;
-        self.by_rank.remove(&(entry.rank, *key));
-        self.by_expiry.remove(&(entry.expires, *key));
-        Some(entry.times)
-    }
-
-    /// Drops up to `limit` entries whose events have all left the window.
-    fn forget_expired(&mut self, now: Instant, limit: usize) {
-        for _ in 0..limit {
-            match self.by_expiry.first() {
-                Some(&(expires, key)) if expires <= now => {
-                    self.unindex(&key);
-                }
-                _ => break,
-            }
-        }
-    }
-
-    /// Makes room for one entry, never evicting one of `keep` (the keys of
-    /// the attempt being counted), or says how long until there is room.
-    fn evict_one(&mut self, now: Instant, keep: &[ThrottleKey]) -> Result<(), Duration> {
-        if let Some(&(expires, key)) = self.by_expiry.first()
-            && expires <= now
-            && !keep.contains(&key)
-        {
-            self.unindex(&key);
-            return Ok(());
-        }
-        let candidate = self
-            .by_rank
-            .iter()
-            .find(|(_, key)| !keep.contains(key))
-            .copied();
-        match candidate {
-            Some((Rank::Locked { until }, _)) if until > now => {
-                tracing::warn!("throttle table full of lockouts; refusing a new key");
-                Err(until - now)
-            }
-            Some((_, key)) => {
-                self.unindex(&key);
-                Ok(())
-            }
-            // Only the attempt's own keys are tracked: the capacity is
-            // smaller than one attempt's keys; let it grow by those.
-            None => Ok(()),
+    pub async fn succeeded(self) {
+        match self {
+            Self::InMemory(attempt) => attempt.succeeded(),
+            Self::Shared(attempt) => attempt.succeeded().await,
         }
     }
 }
@@ -398,111 +324,8 @@ impl Table {
 mod tests {
     use super::*;
 
-    const MINUTE: Duration = Duration::from_secs(60);
-
     fn address(last: u8) -> ThrottleKey {
         ThrottleKey::address([10, 0, 0, last].into())
-    }
-
-    fn keys() -> Vec<ThrottleKey> {
-        vec![address(1), ThrottleKey::account("ada@example.com")]
-    }
-
-    fn fail(limiter: &Limiter, keys: &[ThrottleKey], now: Instant) {
-        drop(limiter.begin(keys, now).unwrap());
-    }
-
-    #[test]
-    fn failures_up_to_the_limit_are_allowed_and_the_next_is_not() {
-        // Arrange
-        let limiter = Limiter::new(3, MINUTE, 100);
-        let t0 = Instant::now();
-
-        // Act
-        for i in 0..3 {
-            fail(&limiter, &keys(), t0 + Duration::from_secs(i));
-        }
-        let at_limit = limiter.begin(&keys(), t0 + Duration::from_secs(10));
-
-        // Assert: allowed again when the first failure leaves the window.
-        assert_eq!(at_limit.err(), Some(Duration::from_secs(50)));
-    }
-
-    #[test]
-    fn failures_expire_with_the_window_and_refused_attempts_do_not_extend_it() {
-        let limiter = Limiter::new(1, MINUTE, 100);
-        let t0 = Instant::now();
-        fail(&limiter, &keys(), t0);
-        for second in [1, 20, 40, 59] {
-            let refused = limiter.begin(&keys(), t0 + Duration::from_secs(second));
-            assert_eq!(refused.err(), Some(Duration::from_secs(60 - second)));
-        }
-
-        assert!(limiter.begin(&keys(), t0 + MINUTE).is_ok());
-    }
-
-    #[test]
-    fn attempts_in_flight_count_so_a_burst_cannot_outrun_the_limit() {
-        let limiter = Limiter::new(3, MINUTE, 100);
-        let now = Instant::now();
-
-        let in_flight: Vec<_> = (0..10).map(|_| limiter.begin(&keys(), now)).collect();
-
-        assert_eq!(in_flight.iter().filter(|a| a.is_ok()).count(), 3);
-    }
-
-    #[test]
-    fn a_success_is_taken_back_and_clears_the_device_but_not_the_address_or_account() {
-        // Arrange
-        let limiter = Limiter::new(2, MINUTE, 100);
-        let now = Instant::now();
-        let device = ThrottleKey::Device([7; 16]);
-        fail(&limiter, &[address(1), device], now);
-        fail(
-            &limiter,
-            &[address(2), ThrottleKey::account("ada@example.com")],
-            now,
-        );
-
-        // Act
-        limiter
-            .begin(&[address(3), device], now)
-            .unwrap()
-            .succeeded();
-        limiter.begin(&keys(), now).unwrap().succeeded();
-
-        // Assert: the device starts over; address 1 and the account keep
-        // their one failure each, so one more is allowed and then no more.
-        fail(&limiter, &[device], now);
-        assert!(limiter.check(&[device], now).is_ok());
-        fail(&limiter, &[address(1)], now);
-        assert!(limiter.check(&[address(1)], now).is_err());
-        fail(&limiter, &[ThrottleKey::account("ada@example.com")], now);
-        assert!(limiter.check(&keys(), now).is_err());
-        assert!(limiter.check(&[address(3)], now).is_ok(), "taken back");
-    }
-
-    #[test]
-    fn a_taken_back_attempt_leaves_nothing_behind() {
-        let limiter = Limiter::new(1, MINUTE, 100);
-        let now = Instant::now();
-
-        limiter.begin(&keys(), now).unwrap().take_back();
-
-        assert_eq!(limiter.len(), 0);
-        assert!(limiter.begin(&keys(), now).is_ok());
-    }
-
-    #[test]
-    fn one_account_is_throttled_from_any_address() {
-        let limiter = Limiter::new(1, MINUTE, 100);
-        let now = Instant::now();
-        fail(&limiter, &keys(), now);
-
-        let from_elsewhere = [address(9), ThrottleKey::account("Ada@Example.com ")];
-
-        assert!(limiter.begin(&from_elsewhere, now).is_err());
-        assert!(limiter.begin(&from_elsewhere[..1], now).is_ok());
     }
 
     #[test]
@@ -514,86 +337,6 @@ mod tests {
 
         assert_eq!(remembered, [address(1), ThrottleKey::Device(device)]);
         assert_eq!(stranger, [ThrottleKey::account("ada@example.com")]);
-    }
-
-    #[test]
-    fn the_table_never_holds_more_than_its_capacity() {
-        let limiter = Limiter::new(5, MINUTE, 50);
-        let now = Instant::now();
-
-        for i in 0..1_000u32 {
-            let key = ThrottleKey::address(std::net::Ipv4Addr::from(i).into());
-            fail(&limiter, &[key], now);
-        }
-
-        assert_eq!(limiter.len(), 50);
-    }
-
-    #[test]
-    fn a_spray_of_new_keys_evicts_one_failure_entries_before_an_entry_with_more() {
-        // Arrange: the attacker's own address has 4 of 5 failures.
-        let limiter = Limiter::new(5, MINUTE, 10);
-        let now = Instant::now();
-        for _ in 0..4 {
-            fail(&limiter, &[address(1)], now);
-        }
-
-        // Act: a spray of made-up keys, one failure each.
-        for i in 0..1_000u32 {
-            let key = ThrottleKey::Session(Uuid::from_u128(u128::from(i)));
-            fail(&limiter, &[key], now);
-        }
-
-        // Assert: the four failures are still there: one more is allowed, then none.
-        fail(&limiter, &[address(1)], now);
-        assert!(limiter.check(&[address(1)], now).is_err());
-    }
-
-    #[test]
-    fn a_locked_out_key_is_never_evicted_before_its_lockout_ends() {
-        // Arrange: a table of two, both locked.
-        let limiter = Limiter::new(2, MINUTE, 2);
-        let t0 = Instant::now();
-        for (key, start) in [(address(1), 0), (address(2), 5)] {
-            fail(&limiter, &[key], t0 + Duration::from_secs(start));
-            fail(&limiter, &[key], t0 + Duration::from_secs(start + 10));
-        }
-
-        // Act
-        let newcomer = limiter.begin(&[address(3)], t0 + Duration::from_secs(20));
-        let later = limiter.begin(&[address(3)], t0 + MINUTE);
-
-        // Assert: refused until the first lockout ends, then let in.
-        assert_eq!(newcomer.err(), Some(Duration::from_secs(40)));
-        assert!(later.is_ok());
-        assert!(
-            limiter
-                .check(&[address(2)], t0 + MINUTE)
-                .is_err_and(|wait| wait == Duration::from_secs(5)),
-            "the other lockout is untouched"
-        );
-    }
-
-    #[test]
-    fn entries_whose_failures_have_left_the_window_go_first() {
-        let limiter = Limiter::new(5, MINUTE, 2);
-        let t0 = Instant::now();
-        for _ in 0..4 {
-            fail(&limiter, &[address(1)], t0);
-        }
-        fail(&limiter, &[address(2)], t0 + Duration::from_secs(30));
-
-        fail(&limiter, &[address(3)], t0 + MINUTE);
-
-        assert_eq!(limiter.len(), 2);
-        assert!(limiter.check(&[address(2)], t0 + MINUTE).is_ok());
-        for _ in 0..4 {
-            fail(&limiter, &[address(2)], t0 + MINUTE);
-        }
-        assert!(
-            limiter.check(&[address(2)], t0 + MINUTE).is_err(),
-            "address 2 kept its failure"
-        );
     }
 
     #[test]
@@ -622,5 +365,238 @@ mod tests {
             ThrottleKey::account(&"é".repeat(10_000)),
             ThrottleKey::account(&"É".repeat(10_000))
         );
+    }
+
+    #[test]
+    fn stored_keys_differ_by_kind_and_hold_no_address_or_email() {
+        let v4 = ThrottleKey::address([10, 0, 0, 1].into()).stored();
+        let account = ThrottleKey::account("ada@example.com").stored();
+        let session = ThrottleKey::Session(Uuid::from_u128(1)).stored();
+
+        assert!([&v4, &account, &session].iter().all(|key| key.len() == 17));
+        assert_ne!(v4[0], account[0]);
+        assert_ne!(ThrottleKey::Device([1; 16]).stored()[1..], [1; 16]);
+        assert!(!account.windows(3).any(|w| w == b"ada"));
+        assert!(!v4.windows(4).any(|w| w == [10, 0, 0, 1]));
+    }
+
+    /// The limiter's semantics, on the backend the tests run on: in memory
+    /// on SQLite, in the database when `TEST_POSTGRES_URL` names a
+    /// PostgreSQL server (`scripts/test` runs them both ways). Time is
+    /// passed in, never slept.
+    mod on_either_backend {
+        use std::sync::Arc;
+
+        use tokio::task::JoinSet;
+
+        use super::*;
+        use crate::config::DatabaseUrl;
+        use crate::store::tests::{TestDatabase, test_store};
+
+        const MINUTE: Duration = Duration::from_secs(60);
+
+        /// Two instances' limiters on one store: on PostgreSQL each with a
+        /// pool of its own, as two processes would be; on SQLite the one
+        /// process is the only instance, so both are the same.
+        async fn two_instances(max: u32) -> (Arc<Limiter>, Arc<Limiter>, TestDatabase) {
+            let (store, database) = test_store().await;
+            let limiter = |store: Store| {
+                Arc::new(if store.is_shared() {
+                    Limiter::Shared(SharedLimiter::new(store, LimiterId::Logins, max, MINUTE))
+                } else {
+                    Limiter::InMemory(MemoryLimiter::new(max, MINUTE, 1_000))
+                })
+            };
+            if let TestDatabase::Postgres { .. } = database {
+                let other = Store::connect(&DatabaseUrl::Postgres(database.url()))
+                    .await
+                    .unwrap();
+                (limiter(store), limiter(other), database)
+            } else {
+                let one = limiter(store);
+                (Arc::clone(&one), one, database)
+            }
+        }
+
+        fn keys() -> Vec<ThrottleKey> {
+            vec![address(1), ThrottleKey::account("ada@example.com")]
+        }
+
+        /// `Some(wait)` when refused, `None` when counted; anything else
+        /// fails the test.
+        fn refusal(begun: Result<Attempt<'_>>) -> Option<Duration> {
+            match begun {
+                Ok(_counted) => None,
+                Err(Error::RateLimited { retry_after }) => Some(retry_after),
+                Err(other) => panic!("neither counted nor refused: {other:?}"),
+            }
+        }
+
+        async fn fail(limiter: &Limiter, keys: &[ThrottleKey], at: Moment) {
+            let attempt = limiter.begin_at(keys, at).await.unwrap();
+            drop(attempt);
+        }
+
+        /// How many more failures `keys` may have at `at` before refusal.
+        async fn left(limiter: &Limiter, keys: &[ThrottleKey], at: Moment) -> usize {
+            let mut left = 0;
+            while refusal(limiter.begin_at(keys, at).await).is_none() {
+                left += 1;
+                assert!(left < 100, "never refused");
+            }
+            left
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn a_burst_of_concurrent_attempts_on_two_instances_gets_exactly_the_limit() {
+            // Arrange
+            let (a, b, _store) = two_instances(3).await;
+            let now = Moment::now();
+
+            // Act: twelve attempts at once, half on each instance.
+            let mut burst = JoinSet::new();
+            for i in 0..12 {
+                let limiter = Arc::clone(if i % 2 == 0 { &a } else { &b });
+                burst.spawn(async move { refusal(limiter.begin_at(&keys(), now).await) });
+            }
+            let refusals = burst.join_all().await;
+
+            // Assert
+            let counted = refusals.iter().filter(|r| r.is_none()).count();
+            assert_eq!(counted, 3, "{refusals:?}");
+        }
+
+        #[tokio::test]
+        async fn past_the_limit_the_wait_runs_until_the_oldest_failure_that_matters_leaves() {
+            // Arrange: three failures, a second apart, on both instances.
+            let (a, b, _store) = two_instances(3).await;
+            let t0 = Moment::now();
+            fail(&a, &keys(), t0).await;
+            fail(&b, &keys(), t0 + Duration::from_secs(1)).await;
+            fail(&a, &keys(), t0 + Duration::from_secs(2)).await;
+
+            // Act: refused attempts, which must not extend the lockout.
+            let mut waits = Vec::new();
+            for (limiter, second) in [(&b, 10), (&a, 30), (&b, 59)] {
+                let at = t0 + Duration::from_secs(second);
+                waits.push(refusal(limiter.begin_at(&keys(), at).await));
+            }
+            let after_the_first_left = refusal(b.begin_at(&keys(), t0 + MINUTE).await);
+            let then_full_again = refusal(a.begin_at(&keys(), t0 + MINUTE).await);
+
+            // Assert
+            let secs = |s| Some(Duration::from_secs(s));
+            assert_eq!(waits, [secs(50), secs(30), secs(1)]);
+            assert_eq!(after_the_first_left, None);
+            assert_eq!(then_full_again, secs(1), "until the second leaves");
+        }
+
+        #[tokio::test]
+        async fn a_taken_back_attempt_does_not_count_and_a_success_clears_only_the_device() {
+            // Arrange: one failure each on a device and on an account.
+            let (a, b, _store) = two_instances(2).await;
+            let now = Moment::now();
+            let device = ThrottleKey::Device([7; 16]);
+            fail(&a, &[address(1), device], now).await;
+            fail(
+                &b,
+                &[address(2), ThrottleKey::account("ada@example.com")],
+                now,
+            )
+            .await;
+
+            // Act
+            let remembered = b.begin_at(&[address(3), device], now).await.unwrap();
+            remembered.succeeded().await;
+            let owner = a.begin_at(&keys(), now).await.unwrap();
+            owner.succeeded().await;
+            let never_checked = b.begin_at(&[address(4)], now).await.unwrap();
+            never_checked.take_back().await;
+
+            // Assert: the device starts over; the account and address 1
+            // keep their one failure; the successes and the taken-back
+            // attempt left nothing on addresses 3 and 4.
+            let account = ThrottleKey::account("ada@example.com");
+            assert_eq!(left(&a, &[device], now).await, 2);
+            assert_eq!(left(&b, &[account], now).await, 1);
+            assert_eq!(left(&a, &[address(1)], now).await, 1);
+            assert_eq!(left(&b, &[address(3)], now).await, 2);
+            assert_eq!(left(&a, &[address(4)], now).await, 2);
+        }
+
+        #[tokio::test]
+        async fn a_guarded_event_counts_only_when_it_says_so_and_past_the_limit_never_runs() {
+            // Arrange
+            let (a, b, _database) = two_instances(2).await;
+            let keys = [address(1)];
+
+            // Act: an event that does not count, two that do (one on each
+            // instance), then another.
+            let known = a.guard(&keys, async { "known" }, |_| false).await;
+            for limiter in [&a, &b] {
+                let unknown = limiter.guard(&keys, async { "unknown" }, |_| true);
+                assert_eq!(unknown.await.unwrap(), "unknown");
+            }
+            let mut ran = false;
+            let past_the_limit = b.guard(&keys, async { ran = true }, |()| true).await;
+
+            // Assert
+            assert_eq!(known.unwrap(), "known");
+            assert!(
+                matches!(past_the_limit, Err(Error::RateLimited { .. })),
+                "{past_the_limit:?}"
+            );
+            assert!(!ran, "refused before it ran");
+        }
+
+        #[tokio::test]
+        async fn keys_whose_failures_left_the_window_make_way_for_new_ones() {
+            // Arrange: forty keys with a failure each.
+            let (a, b, database) = two_instances(3).await;
+            let t0 = Moment::now();
+            for i in 0..40 {
+                fail(&a, &[address(i)], t0).await;
+            }
+
+            // Act: a window later, ten new keys.
+            for i in 0..10u128 {
+                let limiter = if i % 2 == 0 { &a } else { &b };
+                fail(
+                    limiter,
+                    &[ThrottleKey::Session(Uuid::from_u128(i))],
+                    t0 + MINUTE,
+                )
+                .await;
+            }
+
+            // Assert: each attempt dropped two keys that no longer matter,
+            // so the table never grew past the forty...
+            assert_eq!(tracked(&a, &database).await, 40 - 2 * 10 + 10);
+            // ...and in the database the cleanup sweep takes the rest (in
+            // memory there is no sweep: the table forgets as it goes).
+            if let Limiter::Shared(shared) = &*b {
+                let swept = shared
+                    .store()
+                    .delete_expired_throttle_keys((t0 + MINUTE).utc, 500);
+                assert_eq!(swept.await.unwrap(), 20);
+                assert_eq!(tracked(&a, &database).await, 10);
+            }
+        }
+
+        /// Keys the limiter holds: its table's in memory, its rows in the
+        /// database.
+        async fn tracked(limiter: &Limiter, database: &TestDatabase) -> usize {
+            match limiter {
+                Limiter::InMemory(memory) => memory.len(),
+                Limiter::Shared(_) => {
+                    let pool = sqlx::PgPool::connect(&database.url()).await.unwrap();
+                    let rows: i64 = sqlx::query_scalar("select count(*) from throttle")
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                    usize::try_from(rows).unwrap()
+                }
+            }
+        }
     }
 }

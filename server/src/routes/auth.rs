@@ -3,7 +3,6 @@
 //! flows of `service`, and set cookies; nothing else.
 
 use std::net::IpAddr;
-use std::time::Instant;
 
 use app::auth::after_login;
 use app::model::{ChangePassword, Credentials, SessionsResponse, User, UserResponse};
@@ -137,23 +136,22 @@ async fn refresh_cookies(
     jar: CookieJar,
 ) -> std::result::Result<(CookieJar, User), (CookieJar, Error)> {
     let presented = presented_refresh_token(&jar);
-    let address: Vec<_> = client.map(ThrottleKey::address).into_iter().collect();
-    let attempt = match presented {
-        Some(_) => Some(
+    let refreshed = match presented {
+        Some(_) => {
+            let address: Vec<_> = client.map(ThrottleKey::address).into_iter().collect();
+            let refresh = state.sessions.refresh(presented, Utc::now);
+            let unknown = |refreshed: &Result<Refreshed>| {
+                matches!(refreshed, Err(Error::InvalidRefreshToken))
+            };
             state
                 .throttle
                 .unknown_refreshes
-                .begin(&address, Instant::now())
-                .map_err(|retry_after| (jar.clone(), Error::RateLimited { retry_after }))?,
-        ),
-        None => None,
+                .guard(&address, refresh, unknown)
+                .await
+                .map_err(|error| (jar.clone(), error))?
+        }
+        None => state.sessions.refresh(None, Utc::now).await,
     };
-    let refreshed = state.sessions.refresh(presented, Utc::now).await;
-    if let Some(attempt) = attempt
-        && !matches!(refreshed, Err(Error::InvalidRefreshToken))
-    {
-        attempt.take_back();
-    }
     match refreshed {
         Ok(Refreshed::Rotated { user, tokens }) => {
             Ok((state.cookies.set_issued(jar, tokens), user))

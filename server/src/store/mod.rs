@@ -134,6 +134,17 @@ pub enum RotationOutcome {
     NotRotated(Option<StoredRefreshToken>),
 }
 
+/// What counting an attempt in the shared throttle found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThrottleCount {
+    /// Counted against every key.
+    Counted,
+    /// A key is at its limit, so nothing was counted. Its `max`-th newest
+    /// attempt in the window (the latest such of all full keys): once that
+    /// leaves the window, the key is under its limit again.
+    Refused { oldest_that_matters: DateTime<Utc> },
+}
+
 /// Why a password change was or was not stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PasswordChange {
@@ -425,12 +436,102 @@ impl Store {
     pub async fn list_posts_of_user(&self, user_id: Uuid) -> Result<Vec<Post>> {
         dispatch!(self, s => s.list_posts_of_user(user_id).await)
     }
+
+    /// Whether several instances may share this store (PostgreSQL): then
+    /// what must hold across all of them, such as the throttle, lives in
+    /// the database rather than in each process's memory.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.0, Backend::Postgres(_))
+    }
+
+    /// The shared throttle (PostgreSQL; on SQLite the one process counts in
+    /// memory): counts an attempt starting at `now` against `keys` (stored
+    /// form, sorted, distinct) of `limiter`, unless one of them already has
+    /// `max` attempts in the `window` before `now`; then it counts nothing.
+    /// Concurrent calls on one key, from any instance, each see the ones
+    /// before: a burst gets exactly `max`.
+    #[tracing::instrument(name = "Count a throttled attempt", skip_all)]
+    pub async fn count_throttled_attempt(
+        &self,
+        limiter: i16,
+        keys: &[Vec<u8>],
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+        max: u32,
+    ) -> Result<ThrottleCount> {
+        match &self.0 {
+            Backend::Postgres(s) => {
+                s.count_throttled_attempt(limiter, keys, now, window, max)
+                    .await
+            }
+            Backend::Sqlite(_) => Err(throttle_in_memory()),
+        }
+    }
+
+    /// Whether one of `keys` has `max` attempts in the `window` before
+    /// `now`: then the `max`-th newest of them (the latest such), as in
+    /// [`ThrottleCount::Refused`]. One read; counts nothing. (PostgreSQL
+    /// only, as above.)
+    #[tracing::instrument(name = "Check a throttle", skip_all)]
+    pub async fn throttle_wait(
+        &self,
+        limiter: i16,
+        keys: &[Vec<u8>],
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+        max: u32,
+    ) -> Result<Option<DateTime<Utc>>> {
+        match &self.0 {
+            Backend::Postgres(s) => s.throttle_wait(limiter, keys, now, window, max).await,
+            Backend::Sqlite(_) => Err(throttle_in_memory()),
+        }
+    }
+
+    /// Takes one attempt that started at `started` back from each of
+    /// `keys`, and forgets every attempt of those of them in `forget`; a
+    /// key left with none is deleted. (PostgreSQL only, as above.)
+    #[tracing::instrument(name = "Take back a throttled attempt", skip_all)]
+    pub async fn take_back_throttled_attempt(
+        &self,
+        limiter: i16,
+        keys: &[Vec<u8>],
+        started: DateTime<Utc>,
+        forget: &[Vec<u8>],
+    ) -> Result<()> {
+        match &self.0 {
+            Backend::Postgres(s) => {
+                s.take_back_throttled_attempt(limiter, keys, started, forget)
+                    .await
+            }
+            Backend::Sqlite(_) => Err(throttle_in_memory()),
+        }
+    }
+
+    /// Deletes up to `batch` keys of the shared throttle whose attempts
+    /// have all left the window; returns how many. Nothing on SQLite.
+    #[tracing::instrument(name = "Delete a batch of expired throttle keys", skip(self, now))]
+    pub async fn delete_expired_throttle_keys(
+        &self,
+        now: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<u64> {
+        match &self.0 {
+            Backend::Postgres(s) => s.delete_expired_throttle_keys(now, batch).await,
+            Backend::Sqlite(_) => Ok(0),
+        }
+    }
+}
+
+/// The shared throttle's calls on SQLite, whose limiters never make them
+/// (`Throttles::new` keeps them in memory there).
+fn throttle_in_memory() -> crate::error::Error {
+    anyhow::anyhow!("on SQLite the throttle is kept in memory, not in the store").into()
 }
 
 /// Through the interface only, so that every backend can be run through
 /// the same tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use chrono::Duration;
 
     use super::*;
@@ -441,7 +542,7 @@ mod tests {
     /// SQLite file in a temporary folder, or, when `TEST_POSTGRES_URL`
     /// names a PostgreSQL server (`scripts/test` starts one), a database of
     /// its own on that server.
-    async fn test_store() -> (Store, TestDatabase) {
+    pub(crate) async fn test_store() -> (Store, TestDatabase) {
         match std::env::var("TEST_POSTGRES_URL") {
             Ok(admin_url) => {
                 let database = TestDatabase::create_postgres(&admin_url).await;
@@ -459,7 +560,7 @@ mod tests {
         }
     }
 
-    enum TestDatabase {
+    pub(crate) enum TestDatabase {
         Sqlite {
             _folder: tempfile::TempDir,
         },
@@ -487,7 +588,7 @@ mod tests {
             }
         }
 
-        fn url(&self) -> String {
+        pub(crate) fn url(&self) -> String {
             let Self::Postgres { admin, name } = self else {
                 unreachable!("only a PostgreSQL database has a URL here")
             };

@@ -12,7 +12,9 @@
 //! statement that waited for a row lock sees the row as its holder left it.
 //!
 //! Lock order, to keep transactions from waiting on each other in a cycle:
-//! a user row before any of its sessions, a refresh token with its session.
+//! a user row before any of its sessions, a refresh token with its session,
+//! the throttle's rows of one attempt in key order (and nothing else in
+//! their transactions).
 //!
 //! The text of every query here differs from every query of the SQLite
 //! backend (`$1` rather than `?`): sqlx names its offline data by a hash of
@@ -40,7 +42,7 @@ use uuid::Uuid;
 use super::rows::{CredentialsRow, SessionOwnerRow, SessionRow, live_sessions};
 use super::{
     NewSession, PasswordChange, RevokedSession, Rotation, RotationOutcome, StoredCredentials,
-    StoredRefreshToken, StoredSession, StoredSigningKey, is_live,
+    StoredRefreshToken, StoredSession, StoredSigningKey, ThrottleCount, is_live,
 };
 use crate::auth::tokens::RefreshTokenHash;
 use crate::error::{Error, Result, ResultExt};
@@ -553,6 +555,120 @@ impl PostgresStore {
         .fetch_all(&self.pool)
         .await?)
     }
+
+    /// One transaction: the upsert appends `now` to the row of every key
+    /// under its limit (creating rows for new keys) and locks every key's
+    /// row, in key order, whether it appended or not. If a key was at its
+    /// limit, the rows are read under that lock for the wait, and the
+    /// transaction is rolled back, so nothing is counted. Otherwise up to
+    /// two rows whose attempts have all left the window are deleted (rows
+    /// another transaction holds are skipped, never waited for), and it
+    /// commits.
+    pub async fn count_throttled_attempt(
+        &self,
+        limiter: i16,
+        keys: &[Vec<u8>],
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+        max: u32,
+    ) -> Result<ThrottleCount> {
+        let (since, expires_at) = (now - window, now + window);
+        let mut tx = self.pool.begin().await?;
+        let counted = sqlx::query_scalar!(
+            "insert into throttle (limiter, key, times, expires_at)
+             select $1, key, array[$3::timestamptz], $5
+             from unnest($2::bytea[]) as key
+             order by key
+             on conflict (limiter, key) do update
+             set times = array(
+                     select t from unnest(throttle.times || $3::timestamptz) as t
+                     where t > $4 order by t
+                 ),
+                 expires_at = greatest(throttle.expires_at, $5)
+             where (select count(*) from unnest(throttle.times) as t where t > $4) < $6
+             returning key",
+            limiter,
+            keys,
+            now,
+            since,
+            expires_at,
+            i64::from(max),
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        if counted.len() < keys.len() {
+            // Read under the upsert's locks, so it is what refused it.
+            let oldest = oldest_that_matters(&mut tx, limiter, keys, since, max).await?;
+            // Undoes what the upsert counted on the other keys.
+            tx.rollback().await?;
+            return Ok(ThrottleCount::Refused {
+                oldest_that_matters: oldest.unwrap_or(now),
+            });
+        }
+        delete_expired_throttle_keys(&mut tx, now, 2).await?;
+        tx.commit().await?;
+        Ok(ThrottleCount::Counted)
+    }
+
+    /// One read, no lock: the `max`-th newest attempt within the window
+    /// before `now` of each key that has `max`, the latest of those.
+    pub async fn throttle_wait(
+        &self,
+        limiter: i16,
+        keys: &[Vec<u8>],
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+        max: u32,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let conn = &mut *self.pool.acquire().await?;
+        oldest_that_matters(conn, limiter, keys, now - window, max).await
+    }
+
+    /// One statement: locks the rows in key order, deletes those left with
+    /// no attempt (or to be forgotten), and takes one `started` out of the
+    /// others.
+    pub async fn take_back_throttled_attempt(
+        &self,
+        limiter: i16,
+        keys: &[Vec<u8>],
+        started: DateTime<Utc>,
+        forget: &[Vec<u8>],
+    ) -> Result<()> {
+        sqlx::query!(
+            "with locked as (
+                 select key, times from throttle
+                 where limiter = $1 and key = any($2)
+                 order by key
+                 for update
+             ), emptied as (
+                 delete from throttle as d using locked as l
+                 where d.limiter = $1 and d.key = l.key
+                   and (l.key = any($4) or l.times = array[$3::timestamptz])
+             )
+             update throttle as u
+             set times = l.times[:array_position(l.times, $3) - 1]
+                         || l.times[array_position(l.times, $3) + 1:]
+             from locked as l
+             where u.limiter = $1 and u.key = l.key
+               and not (l.key = any($4) or l.times = array[$3::timestamptz])
+               and $3 = any(l.times)",
+            limiter,
+            keys,
+            started,
+            forget,
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_expired_throttle_keys(
+        &self,
+        now: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<u64> {
+        delete_expired_throttle_keys(&mut *self.pool.acquire().await?, now, batch).await
+    }
 }
 
 /// A refresh token locked for rotation, with its session and user.
@@ -666,5 +782,50 @@ async fn revoke_sessions_of_user_except(
         CHANNEL,
     )
     .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Deletes up to `batch` throttle rows whose attempts have all left the
+/// window, skipping rows that another transaction holds (never waiting,
+/// so never in a lock cycle with an attempt being counted).
+async fn delete_expired_throttle_keys(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    batch: u32,
+) -> Result<u64> {
+    Ok(sqlx::query!(
+        "delete from throttle where (limiter, key) in (
+             select limiter, key from throttle where expires_at <= $1
+             limit $2
+             for update skip locked
+         )",
+        now,
+        i64::from(batch),
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+/// The `max`-th newest attempt after `since` of each of `keys` that has
+/// that many, the latest of those: the last to leave the window.
+async fn oldest_that_matters(
+    conn: &mut PgConnection,
+    limiter: i16,
+    keys: &[Vec<u8>],
+    since: DateTime<Utc>,
+    max: u32,
+) -> Result<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar!(
+        "select max((array(
+             select t from unnest(times) as t where t > $3 order by t desc
+         ))[$4])
+         from throttle where limiter = $1 and key = any($2)",
+        limiter,
+        keys,
+        since,
+        i32::try_from(max).unwrap_or(i32::MAX),
+    )
+    .fetch_one(&mut *conn)
     .await?)
 }

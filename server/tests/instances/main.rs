@@ -13,3 +13,4 @@ mod harness;
 mod keys;
 mod revocation;
 mod sessions;
+mod throttle;
