@@ -13,11 +13,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::auth::tokens::TokenService;
-use crate::error::AppJson;
+use crate::error::{AppJson, method_not_allowed};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/.well-known/jwks.json", get(jwks))
+    Router::new()
+        .route("/.well-known/jwks.json", get(jwks))
+        // A JSON 405 with `Allow`, as everywhere else (a POST here is a
+        // mistake worth a readable answer).
+        .method_not_allowed_fallback(method_not_allowed)
 }
 
 /// Public, and cacheable for one `KEY_RELOAD_SECS`: a new key is listed

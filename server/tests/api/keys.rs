@@ -84,6 +84,8 @@ async fn the_jwks_is_an_empty_public_set_with_hmac_keys() {
     );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body, serde_json::json!({ "keys": [] }));
+    let post = app.post_json("/.well-known/jwks.json", &Value::Null).await;
+    assert_error(post, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
 }
 
 #[tokio::test]
