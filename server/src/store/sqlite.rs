@@ -45,7 +45,26 @@ impl SqliteStore {
     /// and migrates it. WAL lets readers and the writer work side by side;
     /// `busy_timeout` makes the writer wait for another process's writer
     /// instead of failing at once.
+    ///
+    /// Two processes opening one new file at the same moment (instances
+    /// started together) can meet while one of them switches the file to
+    /// WAL, which SQLite answers at once with "database is locked" instead
+    /// of waiting in `busy_timeout`; opening is then tried again, a few
+    /// times, a little later each time.
     pub async fn connect(database_url: &str) -> anyhow::Result<Self> {
+        let mut retries = 0;
+        loop {
+            match Self::open(database_url).await {
+                Err(error) if retries < 5 && is_locked(&error) => {
+                    retries += 1;
+                    tokio::time::sleep(Duration::from_millis(50 * retries)).await;
+                }
+                opened => return opened,
+            }
+        }
+    }
+
+    async fn open(database_url: &str) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(database_url)?
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
@@ -445,6 +464,17 @@ impl SqliteStore {
         .fetch_all(&mut *self.reader().await?)
         .await?)
     }
+}
+
+/// Whether opening failed on SQLite's lock (`SQLITE_BUSY`, code 5).
+fn is_locked(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<sqlx::Error>()
+            .and_then(sqlx::Error::as_database_error)
+            .and_then(|error| error.code())
+            .is_some_and(|code| code == "5")
+    })
 }
 
 /// Brings the schema up to date while holding SQLite's write lock from
