@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::common::{self, PgTestDatabase};
-pub use crate::common::{Cookies, PASSWORD, SetCookie, assert_error, client};
+pub use crate::common::{Cookies, PASSWORD, SetCookie, assert_error, client, output_within};
 
 /// A running server and a cookie-keeping client for it.
 pub struct TestApp {

@@ -14,7 +14,8 @@ use server::auth::keys::SigningAlg;
 use server::auth::tokens::{Claims, ISSUER};
 
 use crate::helpers::{
-    Cookies, TestApp, assert_error, spawn_app, spawn_app_with, spawn_two_apps_at_once,
+    Cookies, TestApp, assert_error, output_within, spawn_app, spawn_app_with,
+    spawn_two_apps_at_once,
 };
 
 /// `server <args>` with exactly this server's settings (its data folder,
@@ -37,7 +38,7 @@ fn run_server_binary(app: &TestApp, args: &[&str], vars: &[(&str, &str)]) -> Out
     for (name, value) in vars {
         command.env(name, value);
     }
-    command.output().unwrap()
+    output_within(&mut command, Duration::from_secs(60))
 }
 
 /// The `kid` and algorithm in an access token's header.

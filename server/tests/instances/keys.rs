@@ -8,7 +8,7 @@ use jsonwebtoken::Algorithm;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::common::Cookies;
+use crate::common::{Cookies, output_within};
 use crate::harness::{Browser, instances, within};
 
 /// Every instance reads the ring each second here (a new key then signs
@@ -33,11 +33,10 @@ async fn a_key_rotated_while_two_instances_serve_signs_no_one_out_and_both_accep
 
     // Act: the operator rotates to an EdDSA key, against the same database.
     let (mut rotate, _dir) = servers.server_command();
-    let output = rotate
-        .args(["keys", "rotate"])
-        .env("SIGNING_ALG", "EdDSA")
-        .output()
-        .unwrap();
+    let output = output_within(
+        rotate.args(["keys", "rotate"]).env("SIGNING_ALG", "EdDSA"),
+        Duration::from_secs(60),
+    );
 
     // Assert: the command says which key it added...
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
