@@ -176,12 +176,10 @@ async fn logout() -> Response {
         .into_response()
 }
 
-async fn publish(State(state): State<AppState>, posted: SignedInForm<PostForm>) -> Response {
-    let SignedInForm {
-        session,
-        form,
-        page,
-    } = posted;
+async fn publish(
+    State(state): State<AppState>,
+    SignedInForm(session, form, page): SignedInForm<PostForm>,
+) -> Response {
     match service::publish(&state, session.user.id, &form.title, &form.body).await {
         Ok(_) => see_other(PostForm::PAGE),
         Err(error) => {
@@ -194,13 +192,8 @@ async fn publish(State(state): State<AppState>, posted: SignedInForm<PostForm>) 
 async fn revoke_session(
     State(state): State<AppState>,
     jar: CookieJar,
-    posted: SignedInForm<RevokeForm>,
+    SignedInForm(session, form, page): SignedInForm<RevokeForm>,
 ) -> Response {
-    let SignedInForm {
-        session,
-        form,
-        page,
-    } = posted;
     match service::revoke_session(&state, &session, &form.id).await {
         Ok(Revoked::ThisSession) => signed_out(&state, jar),
         Ok(Revoked::Another) => see_other(RevokeForm::PAGE),
@@ -220,13 +213,8 @@ async fn logout_all(State(state): State<AppState>, headers: HeaderMap, jar: Cook
 
 async fn change_password(
     State(state): State<AppState>,
-    posted: SignedInForm<PasswordForm>,
+    SignedInForm(session, form, page): SignedInForm<PasswordForm>,
 ) -> Response {
-    let SignedInForm {
-        session,
-        form,
-        page,
-    } = posted;
     let auth = AuthUser {
         user_id: session.user.id,
         session_id: session.session_id,
@@ -317,12 +305,9 @@ impl SignedInPageForm for PasswordForm {
 }
 
 /// A signed-in person's form, extracted only once the session is known to
-/// be live (see [`FormPage::session`]) and the body is a form.
-struct SignedInForm<T> {
-    session: LiveSession,
-    form: T,
-    page: FormPage,
-}
+/// be live (see [`FormPage::session`]) and the body is a form: the session,
+/// the form's fields, and the page to refuse it on.
+struct SignedInForm<T>(LiveSession, T, FormPage);
 
 impl<T: SignedInPageForm + Send> FromRequest<AppState> for SignedInForm<T> {
     type Rejection = Detour;
@@ -332,11 +317,7 @@ impl<T: SignedInPageForm + Send> FromRequest<AppState> for SignedInForm<T> {
         let page = FormPage::new(state, headers, T::PAGE.into(), T::NAME);
         let session = page.session().await?;
         let form = fields(Form::<T>::from_request(request, state).await)?;
-        Ok(Self {
-            session,
-            form,
-            page,
-        })
+        Ok(Self(session, form, page))
     }
 }
 
