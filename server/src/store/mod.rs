@@ -134,6 +134,15 @@ pub enum RotationOutcome {
     NotRotated(Option<StoredRefreshToken>),
 }
 
+/// One limiter of the shared throttle and its rule: at most `max`
+/// attempts per key within `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottleRule {
+    pub limiter: i16,
+    pub window: chrono::Duration,
+    pub max: u32,
+}
+
 /// What counting an attempt in the shared throttle found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThrottleCount {
@@ -453,17 +462,12 @@ impl Store {
     #[tracing::instrument(name = "Count a throttled attempt", skip_all)]
     pub async fn count_throttled_attempt(
         &self,
-        limiter: i16,
+        rule: ThrottleRule,
         keys: &[Vec<u8>],
         now: DateTime<Utc>,
-        window: chrono::Duration,
-        max: u32,
     ) -> Result<ThrottleCount> {
         match &self.0 {
-            Backend::Postgres(s) => {
-                s.count_throttled_attempt(limiter, keys, now, window, max)
-                    .await
-            }
+            Backend::Postgres(s) => s.count_throttled_attempt(rule, keys, now).await,
             Backend::Sqlite(_) => Err(throttle_in_memory()),
         }
     }
@@ -475,14 +479,12 @@ impl Store {
     #[tracing::instrument(name = "Check a throttle", skip_all)]
     pub async fn throttle_wait(
         &self,
-        limiter: i16,
+        rule: ThrottleRule,
         keys: &[Vec<u8>],
         now: DateTime<Utc>,
-        window: chrono::Duration,
-        max: u32,
     ) -> Result<Option<DateTime<Utc>>> {
         match &self.0 {
-            Backend::Postgres(s) => s.throttle_wait(limiter, keys, now, window, max).await,
+            Backend::Postgres(s) => s.throttle_wait(rule, keys, now).await,
             Backend::Sqlite(_) => Err(throttle_in_memory()),
         }
     }

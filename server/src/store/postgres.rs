@@ -42,7 +42,7 @@ use uuid::Uuid;
 use super::rows::{CredentialsRow, SessionOwnerRow, SessionRow, live_sessions};
 use super::{
     NewSession, PasswordChange, RevokedSession, Rotation, RotationOutcome, StoredCredentials,
-    StoredRefreshToken, StoredSession, StoredSigningKey, ThrottleCount, is_live,
+    StoredRefreshToken, StoredSession, StoredSigningKey, ThrottleCount, ThrottleRule, is_live,
 };
 use crate::auth::tokens::RefreshTokenHash;
 use crate::error::{Error, Result, ResultExt};
@@ -566,12 +566,15 @@ impl PostgresStore {
     /// commits.
     pub async fn count_throttled_attempt(
         &self,
-        limiter: i16,
+        rule: ThrottleRule,
         keys: &[Vec<u8>],
         now: DateTime<Utc>,
-        window: chrono::Duration,
-        max: u32,
     ) -> Result<ThrottleCount> {
+        let ThrottleRule {
+            limiter,
+            window,
+            max,
+        } = rule;
         let (since, expires_at) = (now - window, now + window);
         let mut tx = self.pool.begin().await?;
         let counted = sqlx::query_scalar!(
@@ -614,14 +617,12 @@ impl PostgresStore {
     /// before `now` of each key that has `max`, the latest of those.
     pub async fn throttle_wait(
         &self,
-        limiter: i16,
+        rule: ThrottleRule,
         keys: &[Vec<u8>],
         now: DateTime<Utc>,
-        window: chrono::Duration,
-        max: u32,
     ) -> Result<Option<DateTime<Utc>>> {
         let conn = &mut *self.pool.acquire().await?;
-        oldest_that_matters(conn, limiter, keys, now - window, max).await
+        oldest_that_matters(conn, rule.limiter, keys, now - rule.window, rule.max).await
     }
 
     /// One statement: locks the rows in key order, deletes those left with

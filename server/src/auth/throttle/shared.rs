@@ -43,7 +43,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use super::ThrottleKey;
 use crate::error::{Error, Result};
-use crate::store::{Store, ThrottleCount};
+use crate::store::{Store, ThrottleCount, ThrottleRule};
 
 /// Which limiter a row belongs to, as stored (`throttle.limiter`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,12 +57,11 @@ pub enum LimiterId {
 /// Events per key in a sliding window, counted in the database.
 pub struct SharedLimiter {
     store: Store,
-    id: LimiterId,
-    max: u32,
     window: Duration,
-    /// The window as the database reckons it: capped at a century, which is
-    /// as good as forever and keeps `now + window` a time PostgreSQL has.
-    db_window: chrono::Duration,
+    /// The rule as the database reckons it: the window capped at a century,
+    /// which is as good as forever and keeps `now + window` a time
+    /// PostgreSQL has.
+    rule: ThrottleRule,
 }
 
 /// An attempt counted in the database until taken back.
@@ -95,7 +94,7 @@ impl SharedAttempt<'_> {
         let limiter = self.limiter;
         if let Err(error) = limiter
             .store
-            .take_back_throttled_attempt(limiter.id as i16, &self.keys, self.started, forget)
+            .take_back_throttled_attempt(limiter.rule.limiter, &self.keys, self.started, forget)
             .await
         {
             tracing::warn!(
@@ -111,12 +110,14 @@ impl SharedLimiter {
         const CENTURY: chrono::Duration = chrono::Duration::days(36_525);
         Self {
             store,
-            id,
-            max: max.max(1),
             window,
-            db_window: chrono::Duration::from_std(window)
-                .unwrap_or(CENTURY)
-                .min(CENTURY),
+            rule: ThrottleRule {
+                limiter: id as i16,
+                window: chrono::Duration::from_std(window)
+                    .unwrap_or(CENTURY)
+                    .min(CENTURY),
+                max: max.max(1),
+            },
         }
     }
 
@@ -138,7 +139,7 @@ impl SharedLimiter {
         if !stored.is_empty() {
             let count = self
                 .store
-                .count_throttled_attempt(self.id as i16, &stored, now, self.db_window, self.max)
+                .count_throttled_attempt(self.rule, &stored, now)
                 .await?;
             if let ThrottleCount::Refused {
                 oldest_that_matters,
@@ -163,10 +164,7 @@ impl SharedLimiter {
         if stored.is_empty() {
             return Ok(());
         }
-        let wait = self
-            .store
-            .throttle_wait(self.id as i16, &stored, now, self.db_window, self.max)
-            .await?;
+        let wait = self.store.throttle_wait(self.rule, &stored, now).await?;
         wait.map_or(Ok(()), |oldest| Err(self.refusal(oldest, now)))
     }
 
@@ -183,7 +181,7 @@ impl SharedLimiter {
     /// that makes no sense (another instance's clock far ahead) waits a
     /// whole window rather than none.
     fn refusal(&self, oldest_that_matters: DateTime<Utc>, now: DateTime<Utc>) -> Error {
-        let retry_after = (oldest_that_matters + self.db_window - now)
+        let retry_after = (oldest_that_matters + self.rule.window - now)
             .to_std()
             .ok()
             .filter(|wait| !wait.is_zero())
