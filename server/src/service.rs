@@ -17,7 +17,7 @@ use crate::auth::throttle::{ThrottleKey, login_keys};
 use crate::auth::tokens::RefreshToken;
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::PasswordChange;
+use crate::store::{PasswordChange, PasswordReplacement};
 
 /// Someone just signed in (register or login): who, and their new tokens.
 pub struct SignedIn {
@@ -275,10 +275,12 @@ pub async fn change_password(
     match state
         .store
         .change_password(
-            auth.user_id,
-            auth.session_id,
-            &stored.password_hash,
-            &new_hash,
+            PasswordReplacement {
+                user_id: auth.user_id,
+                session_id: auth.session_id,
+                checked_hash: &stored.password_hash,
+                new_hash: &new_hash,
+            },
             now,
         )
         .await?

@@ -5,19 +5,21 @@
 //! every call to it, so adding a backend means a module and one arm per
 //! [`dispatch!`], not a change to any caller.
 //!
-//! Reads that must be consistent with a write, and every write that takes
-//! more than one statement, happen inside one transaction of the backend;
-//! the backends build those from functions that take a connection, so a
-//! query is written once whether it runs alone or inside a transaction.
+//! Every write that takes more than one statement is one transaction,
+//! written once for both backends in `transactions.rs` from statements
+//! that each backend supplies in its own SQL; reads that a write depends on
+//! happen inside its transaction, under its locks.
 
 mod postgres;
 mod rows;
 mod sqlite;
+mod transactions;
 
 use app::model::{Post, User};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use self::transactions::Statements;
 use crate::auth::tokens::RefreshTokenHash;
 use crate::config::DatabaseUrl;
 use crate::error::Result;
@@ -154,6 +156,18 @@ pub enum ThrottleCount {
     Refused { oldest_that_matters: DateTime<Utc> },
 }
 
+/// A password change about to be stored, made by the user's session
+/// `session_id`, which stays signed in while every other session of the
+/// user is revoked.
+#[derive(Clone, Copy, Debug)]
+pub struct PasswordReplacement<'a> {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    /// The stored hash that the current password was checked against.
+    pub checked_hash: &'a str,
+    pub new_hash: &'a str,
+}
+
 /// Why a password change was or was not stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PasswordChange {
@@ -204,13 +218,18 @@ impl Store {
         password_hash: &str,
         session: &NewSession,
     ) -> Result<()> {
-        dispatch!(self, s => s.create_user_with_session(user, password_hash, session).await)
+        dispatch!(self, db => {
+            let tx = db.write_transaction().await?;
+            transactions::create_user_with_session(tx, user, password_hash, session).await
+        })
     }
 
     /// Login: a new session for an existing user.
     #[tracing::instrument(name = "Create a session", skip_all, fields(session_id = %session.id))]
     pub async fn create_session(&self, session: &NewSession) -> Result<()> {
-        dispatch!(self, s => s.create_session(session).await)
+        dispatch!(self, db => {
+            transactions::create_session(db.write_transaction().await?, session).await
+        })
     }
 
     /// The user with this (normalised) email and their password hash.
@@ -251,7 +270,10 @@ impl Store {
         session_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Option<StoredCredentials>> {
-        dispatch!(self, s => s.find_credentials_of_live_session(user_id, session_id, now).await)
+        let session = dispatch!(self, db => db.session_of_user(user_id, session_id).await)?;
+        Ok(session
+            .filter(|session| session.is_live(now))
+            .map(StoredCredentials::from))
     }
 
     /// Rotates a refresh token if, and only if, it is the current token of
@@ -266,7 +288,10 @@ impl Store {
         refresh_ttl: chrono::Duration,
         clock: impl FnOnce() -> DateTime<Utc> + Send,
     ) -> Result<Rotation> {
-        dispatch!(self, s => s.rotate_refresh_token(old, new, refresh_ttl, clock).await)
+        dispatch!(self, db => {
+            let tx = db.write_transaction().await?;
+            transactions::rotate_refresh_token(tx, old, new, refresh_ttl, clock).await
+        })
     }
 
     /// A refresh token and its session, whatever their state.
@@ -281,7 +306,7 @@ impl Store {
     /// Notes that a session was just used (the grace answer of a refresh).
     #[tracing::instrument(name = "Touch a session", skip(self, now))]
     pub async fn touch_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
-        dispatch!(self, s => s.touch_session(session_id, now).await)
+        dispatch!(self, db => db.writer().await?.touch_session(session_id, now).await)
     }
 
     /// Revokes a session, and so every refresh token of it. The first
@@ -322,23 +347,25 @@ impl Store {
         user_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Vec<Uuid>> {
-        dispatch!(self, s => s.revoke_all_sessions_of_user(user_id, now).await)
+        dispatch!(self, db => {
+            let mut conn = db.writer().await?;
+            conn.revoke_sessions_of_user_except(user_id, None, now).await
+        })
     }
 
     /// Replaces a user's password hash and revokes every other session of
     /// the user, both or neither, under the write lock: only if the stored
     /// hash is still the one the caller checked the current password
     /// against, and the caller's session is still live.
-    #[tracing::instrument(name = "Change a password", skip_all, fields(user_id = %user_id))]
+    #[tracing::instrument(name = "Change a password", skip_all, fields(user_id = %change.user_id))]
     pub async fn change_password(
         &self,
-        user_id: Uuid,
-        keep_session: Uuid,
-        checked_hash: &str,
-        new_hash: &str,
+        change: PasswordReplacement<'_>,
         now: DateTime<Utc>,
     ) -> Result<PasswordChange> {
-        dispatch!(self, s => s.change_password(user_id, keep_session, checked_hash, new_hash, now).await)
+        dispatch!(self, db => {
+            transactions::change_password(db.write_transaction().await?, change, now).await
+        })
     }
 
     /// Deletes up to `batch` expired refresh tokens; returns how many.
@@ -804,8 +831,14 @@ pub(crate) mod tests {
         let now = now();
 
         // Act
-        let change = |checked: &'static str, new: &'static str| {
-            store.change_password(user.id, this.id, checked, new, now)
+        let change = |checked_hash: &'static str, new_hash: &'static str| {
+            let change = PasswordReplacement {
+                user_id: user.id,
+                session_id: this.id,
+                checked_hash,
+                new_hash,
+            };
+            store.change_password(change, now)
         };
         let stale = change("not the hash", "new").await.unwrap();
         let changed = change("hash", "new").await.unwrap();
@@ -840,7 +873,15 @@ pub(crate) mod tests {
             .unwrap();
 
         let result = store
-            .change_password(user.id, session.id, "hash", "new", now())
+            .change_password(
+                PasswordReplacement {
+                    user_id: user.id,
+                    session_id: session.id,
+                    checked_hash: "hash",
+                    new_hash: "new",
+                },
+                now(),
+            )
             .await
             .unwrap();
 

@@ -34,15 +34,17 @@ use std::str::FromStr;
 
 use app::model::{Post, User};
 use chrono::{DateTime, Utc};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
 use sqlx::query::Query;
-use sqlx::{PgConnection, PgPool, Postgres};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::rows::{CredentialsRow, SessionOwnerRow, SessionRow, live_sessions};
+use super::rows::{CredentialsRow, LockedTokenRow, SessionOwnerRow, SessionRow, live_sessions};
+use super::transactions::{NewRefreshToken, Statements};
 use super::{
-    NewSession, PasswordChange, RevokedSession, Rotation, RotationOutcome, StoredCredentials,
-    StoredRefreshToken, StoredSession, StoredSigningKey, ThrottleCount, ThrottleRule, is_live,
+    NewSession, RevokedSession, StoredCredentials, StoredRefreshToken, StoredSession,
+    StoredSigningKey, ThrottleCount, ThrottleRule,
 };
 use crate::auth::tokens::RefreshTokenHash;
 use crate::error::{Error, Result, ResultExt};
@@ -67,6 +69,18 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
+    /// A connection of the pool, for one statement.
+    pub(super) async fn writer(&self) -> Result<PoolConnection<Postgres>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// A transaction at read committed: what keeps concurrent writers
+    /// apart is the rows each statement locks (see the module's lock
+    /// order).
+    pub(super) async fn write_transaction(&self) -> Result<Transaction<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+
     /// One statement on the pool: the number of rows it changed.
     async fn write<'q>(&self, statement: Query<'q, Postgres, PgArguments>) -> Result<u64> {
         Ok(statement.execute(&self.pool).await?.rows_affected())
@@ -76,38 +90,6 @@ impl PostgresStore {
         sqlx::query!("select 1::int4 as one")
             .fetch_one(&self.pool)
             .await?;
-        Ok(())
-    }
-
-    pub async fn create_user_with_session(
-        &self,
-        user: &User,
-        password_hash: &str,
-        session: &NewSession,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query!(
-            "insert into users (id, email, password_hash, created_at) values ($1, $2, $3, $4)",
-            user.id,
-            user.email,
-            password_hash,
-            user.created_at,
-        )
-        .execute(&mut *tx)
-        .await
-        // The id is a fresh v4 UUID, so the email is the one unique column
-        // this can collide on. The failed statement ends the transaction,
-        // which dropping it rolls back.
-        .on_unique_violation(Error::EmailTaken)?;
-        insert_session(&mut tx, session).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn create_session(&self, session: &NewSession) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        insert_session(&mut tx, session).await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -135,110 +117,26 @@ impl PostgresStore {
         .await?)
     }
 
-    pub async fn find_credentials_of_live_session(
+    pub async fn session_of_user(
         &self,
         user_id: Uuid,
         session_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<Option<StoredCredentials>> {
-        let owner = session_owner(&mut *self.pool.acquire().await?, session_id).await?;
-        Ok(owner
-            .filter(|owner| owner.is_live_session_of(user_id, now))
-            .map(StoredCredentials::from))
-    }
-
-    /// The token's row and its session's are locked first (`for update`),
-    /// so of many concurrent calls with one token each waits for the one
-    /// before it and then reads what it left; only then is the clock read.
-    /// The rotation itself is one conditional `update ... where rotated_at
-    /// is null ... returning`, which under the lock can only fail to match
-    /// if another writer broke the locking rule; it then rotates nothing.
-    pub async fn rotate_refresh_token(
-        &self,
-        old: &RefreshTokenHash,
-        new: &RefreshTokenHash,
-        refresh_ttl: chrono::Duration,
-        clock: impl FnOnce() -> DateTime<Utc> + Send,
-    ) -> Result<Rotation> {
-        let mut tx = self.pool.begin().await?;
-        let old_hash = &old.0[..];
-        let locked = sqlx::query_as!(
-            LockedTokenRow,
-            r#"select t.token_hash,
-                      t.session_id,
-                      t.expires_at,
-                      t.rotated_at,
-                      s.revoked_at as session_revoked_at,
+    ) -> Result<Option<SessionOwnerRow>> {
+        Ok(sqlx::query_as!(
+            SessionOwnerRow,
+            r#"select s.revoked_at as session_revoked_at,
                       s.expires_at as session_expires_at,
                       u.id as user_id,
                       u.email,
+                      u.password_hash,
                       u.created_at as user_created_at
-               from refresh_tokens t
-               join sessions s on s.id = t.session_id
-               join users u on u.id = s.user_id
-               where t.token_hash = $1
-               for update of t, s"#,
-            old_hash,
+               from sessions s join users u on u.id = s.user_id
+               where s.id = $1 and s.user_id = $2"#,
+            session_id,
+            user_id,
         )
-        .fetch_optional(&mut *tx)
-        .await?
-        .filter(|row| old.matches(&row.token_hash));
-        let now = clock();
-        let Some(locked) = locked else {
-            return Ok(Rotation {
-                now,
-                outcome: RotationOutcome::NotRotated(None),
-            });
-        };
-        let current = locked.rotated_at.is_none() && locked.expires_at > now;
-        if !current || !is_live(locked.session_revoked_at, locked.session_expires_at, now) {
-            // Dropping the transaction releases the locks; nothing was written.
-            return Ok(Rotation {
-                now,
-                outcome: RotationOutcome::NotRotated(Some(locked.into())),
-            });
-        }
-        let rotated = sqlx::query!(
-            "update refresh_tokens set rotated_at = $1
-             where token_hash = $2 and rotated_at is null
-             returning session_id",
-            now,
-            old_hash,
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
-        if rotated.is_none() {
-            return Ok(Rotation {
-                now,
-                outcome: RotationOutcome::NotRotated(Some(locked.into())),
-            });
-        }
-        let new_hash = &new.0[..];
-        let new_expires_at = (now + refresh_ttl).min(locked.session_expires_at);
-        sqlx::query!(
-            "insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
-             values ($1, $2, $3, $4)",
-            new_hash,
-            locked.session_id,
-            now,
-            new_expires_at,
-        )
-        .execute(&mut *tx)
-        .await?;
-        touch_session(&mut tx, locked.session_id, now).await?;
-        tx.commit().await?;
-        Ok(Rotation {
-            now,
-            outcome: RotationOutcome::Rotated {
-                session_id: locked.session_id,
-                session_expires_at: locked.session_expires_at,
-                user: User {
-                    id: locked.user_id,
-                    email: locked.email,
-                    created_at: locked.user_created_at,
-                },
-            },
-        })
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     pub async fn find_refresh_token(
@@ -262,10 +160,6 @@ impl PostgresStore {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.filter(|row| hash.matches(&row.token_hash)))
-    }
-
-    pub async fn touch_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
-        touch_session(&mut *self.pool.acquire().await?, session_id, now).await
     }
 
     pub async fn revoke_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
@@ -325,61 +219,6 @@ impl PostgresStore {
         .fetch_optional(&self.pool)
         .await?;
         Ok(found.is_some())
-    }
-
-    pub async fn revoke_all_sessions_of_user(
-        &self,
-        user_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Uuid>> {
-        revoke_sessions_of_user_except(&mut *self.pool.acquire().await?, user_id, None, now).await
-    }
-
-    /// The user's row is locked first, so that two changes of one user's
-    /// password queue one behind the other (and never each hold a session
-    /// the other wants to revoke); the second then finds the hash it
-    /// checked gone.
-    pub async fn change_password(
-        &self,
-        user_id: Uuid,
-        keep_session: Uuid,
-        checked_hash: &str,
-        new_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<PasswordChange> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query!("select id from users where id = $1 for update", user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let live = sqlx::query!(
-            "select revoked_at, expires_at from sessions
-             where id = $1 and user_id = $2
-             for update",
-            keep_session,
-            user_id,
-        )
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some_and(|session| is_live(session.revoked_at, session.expires_at, now));
-        if !live {
-            return Ok(PasswordChange::SessionGone);
-        }
-        let changed = sqlx::query!(
-            "update users set password_hash = $1 where id = $2 and password_hash = $3",
-            new_hash,
-            user_id,
-            checked_hash,
-        )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed == 0 {
-            return Ok(PasswordChange::ChangedConcurrently);
-        }
-        let revoked =
-            revoke_sessions_of_user_except(&mut tx, user_id, Some(keep_session), now).await?;
-        tx.commit().await?;
-        Ok(PasswordChange::Changed { revoked })
     }
 
     pub async fn sessions_revoked_since(
@@ -672,120 +511,6 @@ impl PostgresStore {
     }
 }
 
-/// A refresh token locked for rotation, with its session and user.
-struct LockedTokenRow {
-    token_hash: Vec<u8>,
-    session_id: Uuid,
-    expires_at: DateTime<Utc>,
-    rotated_at: Option<DateTime<Utc>>,
-    session_revoked_at: Option<DateTime<Utc>>,
-    session_expires_at: DateTime<Utc>,
-    user_id: Uuid,
-    email: String,
-    user_created_at: DateTime<Utc>,
-}
-
-impl From<LockedTokenRow> for StoredRefreshToken {
-    fn from(row: LockedTokenRow) -> Self {
-        Self {
-            token_hash: row.token_hash,
-            session_id: row.session_id,
-            user_id: row.user_id,
-            expires_at: row.expires_at,
-            rotated_at: row.rotated_at,
-            session_revoked_at: row.session_revoked_at,
-            session_expires_at: row.session_expires_at,
-        }
-    }
-}
-
-/// A session and its user, whatever the session's state.
-async fn session_owner(
-    conn: &mut PgConnection,
-    session_id: Uuid,
-) -> Result<Option<SessionOwnerRow>> {
-    Ok(sqlx::query_as!(
-        SessionOwnerRow,
-        r#"select s.id as session_id,
-                  s.revoked_at as session_revoked_at,
-                  s.expires_at as session_expires_at,
-                  u.id as user_id,
-                  u.email,
-                  u.password_hash,
-                  u.created_at as user_created_at
-           from sessions s join users u on u.id = s.user_id
-           where s.id = $1"#,
-        session_id,
-    )
-    .fetch_optional(&mut *conn)
-    .await?)
-}
-
-async fn insert_session(conn: &mut PgConnection, session: &NewSession) -> Result<()> {
-    sqlx::query!(
-        "insert into sessions (id, user_id, created_at, last_used_at, expires_at, user_agent)
-         values ($1, $2, $3, $3, $4, $5)",
-        session.id,
-        session.user_id,
-        session.created_at,
-        session.expires_at,
-        session.user_agent,
-    )
-    .execute(&mut *conn)
-    .await?;
-    let hash = &session.refresh_token_hash.0[..];
-    sqlx::query!(
-        "insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
-         values ($1, $2, $3, $4)",
-        hash,
-        session.id,
-        session.created_at,
-        session.refresh_expires_at,
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-async fn touch_session(
-    conn: &mut PgConnection,
-    session_id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    sqlx::query!(
-        "update sessions set last_used_at = $1 where id = $2",
-        now,
-        session_id
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Revokes every session of a user not yet revoked, but `keep`; returns
-/// the ids it revoked.
-async fn revoke_sessions_of_user_except(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    keep: Option<Uuid>,
-    now: DateTime<Utc>,
-) -> Result<Vec<Uuid>> {
-    Ok(sqlx::query_scalar!(
-        r#"with revoked as (
-               update sessions set revoked_at = $1
-               where user_id = $2 and revoked_at is null and id is distinct from $3
-               returning id
-           )
-           select revoked.id as "id!" from revoked, pg_notify($4, revoked.id::text)"#,
-        now,
-        user_id,
-        keep,
-        CHANNEL,
-    )
-    .fetch_all(&mut *conn)
-    .await?)
-}
-
 /// Deletes up to `batch` throttle rows whose attempts have all left the
 /// window, skipping rows that another transaction holds (never waiting,
 /// so never in a lock cycle with an attempt being counted).
@@ -829,4 +554,171 @@ async fn oldest_that_matters(
     )
     .fetch_one(&mut *conn)
     .await?)
+}
+
+impl Statements for PgConnection {
+    async fn insert_user(&mut self, user: &User, password_hash: &str) -> Result<()> {
+        sqlx::query!(
+            "insert into users (id, email, password_hash, created_at) values ($1, $2, $3, $4)",
+            user.id,
+            user.email,
+            password_hash,
+            user.created_at,
+        )
+        .execute(&mut *self)
+        .await
+        // The id is a fresh v4 UUID, so the email is the one unique column
+        // this can collide on. The failed statement ends the transaction,
+        // which dropping it rolls back.
+        .on_unique_violation(Error::EmailTaken)?;
+        Ok(())
+    }
+
+    async fn insert_session(&mut self, session: &NewSession) -> Result<()> {
+        sqlx::query!(
+            "insert into sessions (id, user_id, created_at, last_used_at, expires_at, user_agent)
+             values ($1, $2, $3, $3, $4, $5)",
+            session.id,
+            session.user_id,
+            session.created_at,
+            session.expires_at,
+            session.user_agent,
+        )
+        .execute(&mut *self)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_refresh_token(&mut self, token: &NewRefreshToken<'_>) -> Result<()> {
+        let hash = &token.hash.0[..];
+        sqlx::query!(
+            "insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
+             values ($1, $2, $3, $4)",
+            hash,
+            token.session_id,
+            token.created_at,
+            token.expires_at,
+        )
+        .execute(&mut *self)
+        .await?;
+        Ok(())
+    }
+
+    async fn touch_session(&mut self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query!(
+            "update sessions set last_used_at = $1 where id = $2",
+            now,
+            session_id
+        )
+        .execute(&mut *self)
+        .await?;
+        Ok(())
+    }
+
+    /// Locks the token's row and its session's (not the user's).
+    async fn lock_refresh_token(
+        &mut self,
+        hash: &RefreshTokenHash,
+    ) -> Result<Option<LockedTokenRow>> {
+        let hash = &hash.0[..];
+        Ok(sqlx::query_as!(
+            LockedTokenRow,
+            r#"select t.token_hash,
+                      t.session_id,
+                      t.expires_at,
+                      t.rotated_at,
+                      s.revoked_at as session_revoked_at,
+                      s.expires_at as session_expires_at,
+                      u.id as user_id,
+                      u.email,
+                      u.created_at as user_created_at
+               from refresh_tokens t
+               join sessions s on s.id = t.session_id
+               join users u on u.id = s.user_id
+               where t.token_hash = $1
+               for update of t, s"#,
+            hash,
+        )
+        .fetch_optional(&mut *self)
+        .await?)
+    }
+
+    async fn mark_rotated(&mut self, hash: &RefreshTokenHash, now: DateTime<Utc>) -> Result<bool> {
+        let hash = &hash.0[..];
+        let marked = sqlx::query!(
+            "update refresh_tokens set rotated_at = $1 where token_hash = $2 and rotated_at is null",
+            now,
+            hash,
+        )
+        .execute(&mut *self)
+        .await?
+        .rows_affected();
+        Ok(marked == 1)
+    }
+
+    async fn lock_session_of_user(
+        &mut self,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<Option<SessionOwnerRow>> {
+        sqlx::query!("select id from users where id = $1 for update", user_id)
+            .fetch_optional(&mut *self)
+            .await?;
+        Ok(sqlx::query_as!(
+            SessionOwnerRow,
+            r#"select s.revoked_at as session_revoked_at,
+                      s.expires_at as session_expires_at,
+                      u.id as user_id,
+                      u.email,
+                      u.password_hash,
+                      u.created_at as user_created_at
+               from sessions s join users u on u.id = s.user_id
+               where s.id = $1 and s.user_id = $2
+               for update of s"#,
+            session_id,
+            user_id,
+        )
+        .fetch_optional(&mut *self)
+        .await?)
+    }
+
+    async fn replace_password_hash(
+        &mut self,
+        user_id: Uuid,
+        checked: &str,
+        new: &str,
+    ) -> Result<bool> {
+        let replaced = sqlx::query!(
+            "update users set password_hash = $1 where id = $2 and password_hash = $3",
+            new,
+            user_id,
+            checked,
+        )
+        .execute(&mut *self)
+        .await?
+        .rows_affected();
+        Ok(replaced == 1)
+    }
+
+    async fn revoke_sessions_of_user_except(
+        &mut self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>> {
+        Ok(sqlx::query_scalar!(
+            r#"with revoked as (
+                   update sessions set revoked_at = $1
+                   where user_id = $2 and revoked_at is null and id is distinct from $3
+                   returning id
+               )
+               select revoked.id as "id!" from revoked, pg_notify($4, revoked.id::text)"#,
+            now,
+            user_id,
+            keep,
+            CHANNEL,
+        )
+        .fetch_all(&mut *self)
+        .await?)
+    }
 }

@@ -6,7 +6,7 @@ use app::model::User;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{StoredCredentials, StoredSession, is_live};
+use super::{StoredCredentials, StoredRefreshToken, StoredSession, is_live};
 
 /// The flat row of a user's credentials.
 pub(super) struct CredentialsRow {
@@ -32,7 +32,6 @@ impl From<CredentialsRow> for StoredCredentials {
 /// A session with its user's credentials and what decides whether it is
 /// live.
 pub(super) struct SessionOwnerRow {
-    pub session_id: Uuid,
     pub session_revoked_at: Option<DateTime<Utc>>,
     pub session_expires_at: DateTime<Utc>,
     pub user_id: Uuid,
@@ -44,11 +43,6 @@ pub(super) struct SessionOwnerRow {
 impl SessionOwnerRow {
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         is_live(self.session_revoked_at, self.session_expires_at, now)
-    }
-
-    /// Whether this is a live session of `user_id`.
-    pub fn is_live_session_of(&self, user_id: Uuid, now: DateTime<Utc>) -> bool {
-        self.user_id == user_id && self.is_live(now)
     }
 }
 
@@ -87,4 +81,49 @@ pub(super) fn live_sessions(rows: Vec<SessionRow>, now: DateTime<Utc>) -> Vec<St
             user_agent: row.user_agent,
         })
         .collect()
+}
+
+/// A refresh token locked for rotation, with its session and user.
+pub(super) struct LockedTokenRow {
+    pub token_hash: Vec<u8>,
+    pub session_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub rotated_at: Option<DateTime<Utc>>,
+    pub session_revoked_at: Option<DateTime<Utc>>,
+    pub session_expires_at: DateTime<Utc>,
+    pub user_id: Uuid,
+    pub email: String,
+    pub user_created_at: DateTime<Utc>,
+}
+
+impl LockedTokenRow {
+    /// Whether it is the current token of a live session: not rotated,
+    /// not expired, and its session live.
+    pub fn can_rotate(&self, now: DateTime<Utc>) -> bool {
+        self.rotated_at.is_none()
+            && self.expires_at > now
+            && is_live(self.session_revoked_at, self.session_expires_at, now)
+    }
+
+    pub fn into_user(self) -> User {
+        User {
+            id: self.user_id,
+            email: self.email,
+            created_at: self.user_created_at,
+        }
+    }
+}
+
+impl From<LockedTokenRow> for StoredRefreshToken {
+    fn from(row: LockedTokenRow) -> Self {
+        Self {
+            token_hash: row.token_hash,
+            session_id: row.session_id,
+            user_id: row.user_id,
+            expires_at: row.expires_at,
+            rotated_at: row.rotated_at,
+            session_revoked_at: row.session_revoked_at,
+            session_expires_at: row.session_expires_at,
+        }
+    }
 }

@@ -24,11 +24,9 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use uuid::Uuid;
 
-use super::rows::{CredentialsRow, SessionOwnerRow, SessionRow, live_sessions};
-use super::{
-    NewSession, PasswordChange, RevokedSession, Rotation, RotationOutcome, StoredCredentials,
-    StoredRefreshToken, StoredSession,
-};
+use super::rows::{CredentialsRow, LockedTokenRow, SessionOwnerRow, SessionRow, live_sessions};
+use super::transactions::{NewRefreshToken, Statements};
+use super::{NewSession, RevokedSession, StoredCredentials, StoredRefreshToken, StoredSession};
 use crate::auth::tokens::RefreshTokenHash;
 use crate::error::{Error, Result, ResultExt};
 
@@ -97,7 +95,7 @@ impl SqliteStore {
     }
 
     /// The write connection, for one statement.
-    async fn writer(&self) -> Result<PoolConnection<Sqlite>> {
+    pub(super) async fn writer(&self) -> Result<PoolConnection<Sqlite>> {
         Ok(self.writer.acquire().await?)
     }
 
@@ -113,7 +111,7 @@ impl SqliteStore {
     /// lock from its first statement (`begin immediate`), so that another
     /// process sharing the file cannot slip a write in between what it
     /// reads and what it writes.
-    async fn write_transaction(&self) -> Result<Transaction<'static, Sqlite>> {
+    pub(super) async fn write_transaction(&self) -> Result<Transaction<'static, Sqlite>> {
         Ok(self.writer.begin_with("begin immediate").await?)
     }
 
@@ -124,37 +122,6 @@ impl SqliteStore {
         sqlx::query!("select sqlite_version() as version")
             .fetch_one(&mut *self.reader().await?)
             .await?;
-        Ok(())
-    }
-
-    pub async fn create_user_with_session(
-        &self,
-        user: &User,
-        password_hash: &str,
-        session: &NewSession,
-    ) -> Result<()> {
-        let mut tx = self.write_transaction().await?;
-        sqlx::query!(
-            "insert into users (id, email, password_hash, created_at) values (?, ?, ?, ?)",
-            user.id,
-            user.email,
-            password_hash,
-            user.created_at,
-        )
-        .execute(&mut *tx)
-        .await
-        // The id is a fresh v4 UUID, so the email is the one unique column
-        // this can collide on (SQLite names no constraint to match).
-        .on_unique_violation(Error::EmailTaken)?;
-        insert_session(&mut tx, session).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn create_session(&self, session: &NewSession) -> Result<()> {
-        let mut tx = self.write_transaction().await?;
-        insert_session(&mut tx, session).await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -184,91 +151,35 @@ impl SqliteStore {
         .await?)
     }
 
-    pub async fn find_credentials_of_live_session(
+    pub async fn session_of_user(
         &self,
         user_id: Uuid,
         session_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<Option<StoredCredentials>> {
-        let owner = session_owner(&mut *self.reader().await?, session_id).await?;
-        Ok(owner
-            .filter(|owner| owner.is_live_session_of(user_id, now))
-            .map(StoredCredentials::from))
-    }
-
-    /// One conditional `update ... returning` marks the token rotated, so
-    /// of many concurrent calls with one token exactly one gets a row back
-    /// (the write connection also queues them, and each sees the one
-    /// before it). The session is then checked and the new token stored in
-    /// the same transaction; a session that is not live rolls it all back.
-    pub async fn rotate_refresh_token(
-        &self,
-        old: &RefreshTokenHash,
-        new: &RefreshTokenHash,
-        refresh_ttl: chrono::Duration,
-        clock: impl FnOnce() -> DateTime<Utc> + Send,
-    ) -> Result<Rotation> {
-        let mut tx = self.write_transaction().await?;
-        let now = clock();
-        let old_hash = &old.0[..];
-        let rotated = sqlx::query!(
-            r#"update refresh_tokens set rotated_at = ?
-               where token_hash = ? and rotated_at is null and expires_at > ?
-               returning token_hash, session_id as "session_id: Uuid""#,
-            now,
-            old_hash,
-            now,
-        )
-        .fetch_optional(&mut *tx)
-        .await?
-        .filter(|row| old.matches(&row.token_hash));
-        let owner = match rotated {
-            Some(row) => session_owner(&mut tx, row.session_id)
-                .await?
-                .filter(|owner| owner.is_live(now)),
-            None => None,
-        };
-        let Some(owner) = owner else {
-            // Dropping the transaction rolls the rotation back.
-            let stored = find_refresh_token(&mut tx, old).await?;
-            return Ok(Rotation {
-                now,
-                outcome: RotationOutcome::NotRotated(stored),
-            });
-        };
-        let new_hash = &new.0[..];
-        let new_expires_at = (now + refresh_ttl).min(owner.session_expires_at);
-        sqlx::query!(
-            "insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
-             values (?, ?, ?, ?)",
-            new_hash,
-            owner.session_id,
-            now,
-            new_expires_at,
-        )
-        .execute(&mut *tx)
-        .await?;
-        touch_session(&mut tx, owner.session_id, now).await?;
-        tx.commit().await?;
-        Ok(Rotation {
-            now,
-            outcome: RotationOutcome::Rotated {
-                session_id: owner.session_id,
-                session_expires_at: owner.session_expires_at,
-                user: StoredCredentials::from(owner).user,
-            },
-        })
+    ) -> Result<Option<SessionOwnerRow>> {
+        session_of_user(&mut *self.reader().await?, user_id, session_id).await
     }
 
     pub async fn find_refresh_token(
         &self,
         hash: &RefreshTokenHash,
     ) -> Result<Option<StoredRefreshToken>> {
-        find_refresh_token(&mut *self.reader().await?, hash).await
-    }
-
-    pub async fn touch_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
-        touch_session(&mut *self.writer().await?, session_id, now).await
+        let hash_bytes = &hash.0[..];
+        let row = sqlx::query_as!(
+            StoredRefreshToken,
+            r#"select t.token_hash,
+                      t.session_id as "session_id: Uuid",
+                      s.user_id as "user_id!: Uuid",
+                      t.expires_at as "expires_at: DateTime<Utc>",
+                      t.rotated_at as "rotated_at?: DateTime<Utc>",
+                      s.revoked_at as "session_revoked_at?: DateTime<Utc>",
+                      s.expires_at as "session_expires_at!: DateTime<Utc>"
+               from refresh_tokens t join sessions s on s.id = t.session_id
+               where t.token_hash = ?"#,
+            hash_bytes,
+        )
+        .fetch_optional(&mut *self.reader().await?)
+        .await?;
+        Ok(row.filter(|row| hash.matches(&row.token_hash)))
     }
 
     pub async fn revoke_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
@@ -320,47 +231,6 @@ impl SqliteStore {
             ))
             .await?;
         Ok(affected > 0)
-    }
-
-    pub async fn revoke_all_sessions_of_user(
-        &self,
-        user_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Uuid>> {
-        revoke_sessions_of_user_except(&mut *self.writer().await?, user_id, None, now).await
-    }
-
-    pub async fn change_password(
-        &self,
-        user_id: Uuid,
-        keep_session: Uuid,
-        checked_hash: &str,
-        new_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<PasswordChange> {
-        let mut tx = self.write_transaction().await?;
-        let live = session_owner(&mut tx, keep_session)
-            .await?
-            .is_some_and(|owner| owner.is_live_session_of(user_id, now));
-        if !live {
-            return Ok(PasswordChange::SessionGone);
-        }
-        let changed = sqlx::query!(
-            "update users set password_hash = ? where id = ? and password_hash = ?",
-            new_hash,
-            user_id,
-            checked_hash,
-        )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed == 0 {
-            return Ok(PasswordChange::ChangedConcurrently);
-        }
-        let revoked =
-            revoke_sessions_of_user_except(&mut tx, user_id, Some(keep_session), now).await?;
-        tx.commit().await?;
-        Ok(PasswordChange::Changed { revoked })
     }
 
     pub async fn sessions_revoked_since(
@@ -492,109 +362,171 @@ async fn migrate(writer: &SqlitePool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A session and its user, whatever the session's state.
-async fn session_owner(
+/// A session of a user, with the user's credentials, whatever the
+/// session's state.
+async fn session_of_user(
     conn: &mut SqliteConnection,
+    user_id: Uuid,
     session_id: Uuid,
 ) -> Result<Option<SessionOwnerRow>> {
     Ok(sqlx::query_as!(
         SessionOwnerRow,
-        r#"select s.id as "session_id: Uuid",
-                  s.revoked_at as "session_revoked_at?: DateTime<Utc>",
+        r#"select s.revoked_at as "session_revoked_at?: DateTime<Utc>",
                   s.expires_at as "session_expires_at: DateTime<Utc>",
                   u.id as "user_id: Uuid",
                   u.email,
                   u.password_hash,
                   u.created_at as "user_created_at: DateTime<Utc>"
            from sessions s join users u on u.id = s.user_id
-           where s.id = ?"#,
+           where s.id = ? and s.user_id = ?"#,
         session_id,
-    )
-    .fetch_optional(&mut *conn)
-    .await?)
-}
-
-async fn insert_session(conn: &mut SqliteConnection, session: &NewSession) -> Result<()> {
-    sqlx::query!(
-        "insert into sessions (id, user_id, created_at, last_used_at, expires_at, user_agent)
-         values (?, ?, ?, ?, ?, ?)",
-        session.id,
-        session.user_id,
-        session.created_at,
-        session.created_at,
-        session.expires_at,
-        session.user_agent,
-    )
-    .execute(&mut *conn)
-    .await?;
-    let hash = &session.refresh_token_hash.0[..];
-    sqlx::query!(
-        "insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
-         values (?, ?, ?, ?)",
-        hash,
-        session.id,
-        session.created_at,
-        session.refresh_expires_at,
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-async fn find_refresh_token(
-    conn: &mut SqliteConnection,
-    hash: &RefreshTokenHash,
-) -> Result<Option<StoredRefreshToken>> {
-    let hash_bytes = &hash.0[..];
-    let row = sqlx::query_as!(
-        StoredRefreshToken,
-        r#"select t.token_hash,
-                  t.session_id as "session_id: Uuid",
-                  s.user_id as "user_id!: Uuid",
-                  t.expires_at as "expires_at: DateTime<Utc>",
-                  t.rotated_at as "rotated_at?: DateTime<Utc>",
-                  s.revoked_at as "session_revoked_at?: DateTime<Utc>",
-                  s.expires_at as "session_expires_at!: DateTime<Utc>"
-           from refresh_tokens t join sessions s on s.id = t.session_id
-           where t.token_hash = ?"#,
-        hash_bytes,
-    )
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.filter(|row| hash.matches(&row.token_hash)))
-}
-
-async fn touch_session(
-    conn: &mut SqliteConnection,
-    session_id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    sqlx::query!(
-        "update sessions set last_used_at = ? where id = ?",
-        now,
-        session_id
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Revokes every session of a user not yet revoked, but `keep`; returns
-/// the ids it revoked.
-async fn revoke_sessions_of_user_except(
-    conn: &mut SqliteConnection,
-    user_id: Uuid,
-    keep: Option<Uuid>,
-    now: DateTime<Utc>,
-) -> Result<Vec<Uuid>> {
-    Ok(sqlx::query_scalar!(
-        r#"update sessions set revoked_at = ?
-           where user_id = ? and revoked_at is null and id is not ?
-           returning id as "id: Uuid""#,
-        now,
         user_id,
-        keep,
     )
-    .fetch_all(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?)
+}
+
+impl Statements for SqliteConnection {
+    async fn insert_user(&mut self, user: &User, password_hash: &str) -> Result<()> {
+        sqlx::query!(
+            "insert into users (id, email, password_hash, created_at) values (?, ?, ?, ?)",
+            user.id,
+            user.email,
+            password_hash,
+            user.created_at,
+        )
+        .execute(&mut *self)
+        .await
+        // The id is a fresh v4 UUID, so the email is the one unique column
+        // this can collide on (SQLite names no constraint to match).
+        .on_unique_violation(Error::EmailTaken)?;
+        Ok(())
+    }
+
+    async fn insert_session(&mut self, session: &NewSession) -> Result<()> {
+        sqlx::query!(
+            "insert into sessions (id, user_id, created_at, last_used_at, expires_at, user_agent)
+             values (?, ?, ?, ?, ?, ?)",
+            session.id,
+            session.user_id,
+            session.created_at,
+            session.created_at,
+            session.expires_at,
+            session.user_agent,
+        )
+        .execute(&mut *self)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_refresh_token(&mut self, token: &NewRefreshToken<'_>) -> Result<()> {
+        let hash = &token.hash.0[..];
+        sqlx::query!(
+            "insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
+             values (?, ?, ?, ?)",
+            hash,
+            token.session_id,
+            token.created_at,
+            token.expires_at,
+        )
+        .execute(&mut *self)
+        .await?;
+        Ok(())
+    }
+
+    async fn touch_session(&mut self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query!(
+            "update sessions set last_used_at = ? where id = ?",
+            now,
+            session_id
+        )
+        .execute(&mut *self)
+        .await?;
+        Ok(())
+    }
+
+    /// The write transaction holds the file, so reading is locking.
+    async fn lock_refresh_token(
+        &mut self,
+        hash: &RefreshTokenHash,
+    ) -> Result<Option<LockedTokenRow>> {
+        let hash = &hash.0[..];
+        Ok(sqlx::query_as!(
+            LockedTokenRow,
+            r#"select t.token_hash,
+                      t.session_id as "session_id: Uuid",
+                      t.expires_at as "expires_at: DateTime<Utc>",
+                      t.rotated_at as "rotated_at?: DateTime<Utc>",
+                      s.revoked_at as "session_revoked_at?: DateTime<Utc>",
+                      s.expires_at as "session_expires_at!: DateTime<Utc>",
+                      u.id as "user_id!: Uuid",
+                      u.email as "email!",
+                      u.created_at as "user_created_at!: DateTime<Utc>"
+               from refresh_tokens t
+               join sessions s on s.id = t.session_id
+               join users u on u.id = s.user_id
+               where t.token_hash = ?"#,
+            hash,
+        )
+        .fetch_optional(&mut *self)
+        .await?)
+    }
+
+    async fn mark_rotated(&mut self, hash: &RefreshTokenHash, now: DateTime<Utc>) -> Result<bool> {
+        let hash = &hash.0[..];
+        let marked = sqlx::query!(
+            "update refresh_tokens set rotated_at = ? where token_hash = ? and rotated_at is null",
+            now,
+            hash,
+        )
+        .execute(&mut *self)
+        .await?
+        .rows_affected();
+        Ok(marked == 1)
+    }
+
+    /// The write transaction holds the file, so reading is locking.
+    async fn lock_session_of_user(
+        &mut self,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<Option<SessionOwnerRow>> {
+        session_of_user(self, user_id, session_id).await
+    }
+
+    async fn replace_password_hash(
+        &mut self,
+        user_id: Uuid,
+        checked: &str,
+        new: &str,
+    ) -> Result<bool> {
+        let replaced = sqlx::query!(
+            "update users set password_hash = ? where id = ? and password_hash = ?",
+            new,
+            user_id,
+            checked,
+        )
+        .execute(&mut *self)
+        .await?
+        .rows_affected();
+        Ok(replaced == 1)
+    }
+
+    async fn revoke_sessions_of_user_except(
+        &mut self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>> {
+        Ok(sqlx::query_scalar!(
+            r#"update sessions set revoked_at = ?
+               where user_id = ? and revoked_at is null and id is not ?
+               returning id as "id: Uuid""#,
+            now,
+            user_id,
+            keep,
+        )
+        .fetch_all(&mut *self)
+        .await?)
+    }
 }
