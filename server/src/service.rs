@@ -55,20 +55,33 @@ pub async fn live_session(state: &AppState, auth: AuthUser) -> Result<LiveSessio
     })
 }
 
+/// Who is registering or signing in: the address the throttle counts
+/// them by, the browser the session list will name, and the device cookie
+/// they carry (only if its signature checked out).
+#[derive(Clone, Debug)]
+pub struct Visitor {
+    pub address: Option<IpAddr>,
+    pub user_agent: Option<String>,
+    pub device: Option<Device>,
+}
+
 /// A new account and its first session, stored together. Registrations
 /// are limited per client address (`REGISTER_MAX_PER_WINDOW`): each costs
 /// a hash.
 #[tracing::instrument(name = "Register", skip_all)]
 pub async fn register(
     state: &AppState,
-    client: Option<IpAddr>,
+    visitor: &Visitor,
     email: &str,
     password: &str,
-    user_agent: Option<String>,
 ) -> Result<SignedIn> {
     let email = Email::parse(email)?;
     let password = Password::parse(password)?;
-    let address: Vec<_> = client.map(ThrottleKey::address).into_iter().collect();
+    let address: Vec<_> = visitor
+        .address
+        .map(ThrottleKey::address)
+        .into_iter()
+        .collect();
     let attempt = state.throttle.registrations.begin(&address).await?;
     let password_hash = match state.passwords.hash(password).await {
         // Refused before any hashing: not counted.
@@ -85,7 +98,9 @@ pub async fn register(
         email: email.into_inner(),
         created_at: now,
     };
-    let (session, tokens) = state.sessions.prepare(user.id, user_agent, now)?;
+    let (session, tokens) = state
+        .sessions
+        .prepare(user.id, visitor.user_agent.clone(), now)?;
     state
         .store
         .create_user_with_session(&user, &password_hash, &session)
@@ -101,15 +116,13 @@ pub async fn register(
 #[tracing::instrument(name = "Log in", skip_all)]
 pub async fn login(
     state: &AppState,
-    client: Option<IpAddr>,
-    device: Option<Device>,
+    visitor: &Visitor,
     email: &str,
     password: String,
-    user_agent: Option<String>,
 ) -> Result<SignedIn> {
     let parsed = Email::parse(email).ok();
-    let remembered = device.and_then(|device| state.devices.remembers(device, email));
-    let keys = login_keys(client, email, remembered);
+    let remembered = (visitor.device).and_then(|device| state.devices.remembers(device, email));
+    let keys = login_keys(visitor.address, email, remembered);
     let attempt = state.throttle.logins.begin(&keys).await?;
     if !settable_length(&password) {
         // Wrong for every account, so not a guess, and never hashed: not
@@ -144,7 +157,10 @@ pub async fn login(
     attempt.succeeded().await;
 
     let now = Utc::now();
-    let tokens = state.sessions.start(user.id, user_agent, now).await?;
+    let tokens = state
+        .sessions
+        .start(user.id, visitor.user_agent.clone(), now)
+        .await?;
     let beyond_the_cap = state
         .store
         .revoke_sessions_beyond(user.id, state.max_sessions_per_user, now)

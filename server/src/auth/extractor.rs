@@ -1,7 +1,8 @@
 //! Who is asking: the access cookie checked on its own (signature, expiry,
 //! and the in-memory set of revoked sessions; no database), for the API; the same plus one read for whether
-//! its session is live, for `/auth/me` and the account; the peer address
-//! and the user agent. Pages decide who they are for in `crate::pages`.
+//! its session is live, for `/auth/me` and the account; the user agent;
+//! and, for register and login, the [`Visitor`]. Pages decide who they are
+//! for in `crate::pages`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -14,8 +15,9 @@ use uuid::Uuid;
 use super::cookies::presented_access_token;
 use super::revoked::RevokedSessions;
 use super::tokens::{AccessTokenError, TokenService};
+use crate::client_addr::ClientAddress;
 use crate::error::Error;
-use crate::service::{self, LiveSession};
+use crate::service::{self, LiveSession, Visitor};
 use crate::state::AppState;
 
 /// The user and session of a valid access token whose session this process
@@ -58,10 +60,6 @@ where
         })
     }
 }
-
-/// The client's address (the TCP peer, or behind `TRUSTED_PROXIES` the
-/// address they forwarded); the old name of [`ClientAddress`].
-pub use crate::client_addr::ClientAddress as PeerAddress;
 
 /// An [`AuthUser`] whose session is live, checked with one read: what
 /// `/auth/me` and the account endpoints need, so that a token kept after
@@ -107,5 +105,21 @@ impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
             .take(MAX_USER_AGENT_CHARS)
             .collect();
         Ok(Self((!value.is_empty()).then_some(value)))
+    }
+}
+
+/// Never rejects: each part is `None` when the request does not carry it.
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        let ClientAddress(address) = ClientAddress::from_request_parts(parts, state).await?;
+        let UserAgent(user_agent) = UserAgent::from_request_parts(parts, state).await?;
+        let device = state.devices.read(&CookieJar::from_headers(&parts.headers));
+        Ok(Visitor {
+            address,
+            user_agent,
+            device,
+        })
     }
 }

@@ -17,12 +17,13 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::auth::cookies::presented_refresh_token;
-use crate::auth::extractor::{AuthUser, LiveUser, UserAgent};
+use crate::auth::device::Device;
+use crate::auth::extractor::{AuthUser, LiveUser};
 use crate::auth::sessions::Refreshed;
 use crate::auth::throttle::ThrottleKey;
 use crate::client_addr::ClientAddress;
 use crate::error::{AppJson, Error, Result};
-use crate::service::{self, Revoked, SignedIn};
+use crate::service::{self, Revoked, SignedIn, Visitor};
 use crate::state::AppState;
 
 /// Mounted under `/auth`.
@@ -41,45 +42,39 @@ pub fn router() -> Router<AppState> {
 
 async fn register(
     State(state): State<AppState>,
-    ClientAddress(client): ClientAddress,
-    UserAgent(user_agent): UserAgent,
+    visitor: Visitor,
     jar: CookieJar,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<(StatusCode, CookieJar, AppJson<UserResponse>)> {
-    let SignedIn { user, tokens } = service::register(
-        &state,
-        client,
-        &credentials.email,
-        &credentials.password,
-        user_agent,
-    )
-    .await?;
-    let device = state.devices.read(&jar);
-    let jar = state.cookies.set_issued(jar, tokens);
-    let jar = state.devices.remember(jar, &user.email, device);
+    let Credentials { email, password } = credentials;
+    let signed = service::register(&state, &visitor, &email, &password).await?;
+    let (jar, user) = with_sign_in_cookies(&state, jar, visitor.device, signed);
     Ok((StatusCode::CREATED, jar, AppJson(UserResponse { user })))
 }
 
 async fn login(
     State(state): State<AppState>,
-    ClientAddress(client): ClientAddress,
-    UserAgent(user_agent): UserAgent,
+    visitor: Visitor,
     jar: CookieJar,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<(CookieJar, AppJson<UserResponse>)> {
-    let device = state.devices.read(&jar);
-    let SignedIn { user, tokens } = service::login(
-        &state,
-        client,
-        device,
-        &credentials.email,
-        credentials.password,
-        user_agent,
-    )
-    .await?;
+    let Credentials { email, password } = credentials;
+    let signed = service::login(&state, &visitor, &email, password).await?;
+    let (jar, user) = with_sign_in_cookies(&state, jar, visitor.device, signed);
+    Ok((jar, AppJson(UserResponse { user })))
+}
+
+/// Register or login succeeded: the new session's cookies, and the device
+/// cookie (see `auth::device`), for the JSON endpoints and the forms alike.
+pub(crate) fn with_sign_in_cookies(
+    state: &AppState,
+    jar: CookieJar,
+    device: Option<Device>,
+    SignedIn { user, tokens }: SignedIn,
+) -> (CookieJar, User) {
     let jar = state.cookies.set_issued(jar, tokens);
     let jar = state.devices.remember(jar, &user.email, device);
-    Ok((jar, AppJson(UserResponse { user })))
+    (jar, user)
 }
 
 /// Token check plus one read that also checks the session is live.

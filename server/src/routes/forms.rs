@@ -13,31 +13,34 @@ use std::collections::BTreeMap;
 
 use app::auth::{after_login, login_with_return, with_next};
 use app::server_context::{FormName, FormRefusal};
-use axum::Router;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{DefaultBodyLimit, Form, FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::post;
+use axum::{Extension, Router};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::auth::extractor::{AuthUser, PeerAddress, UserAgent};
+use crate::auth::extractor::AuthUser;
 use crate::error::Error;
 use crate::middleware::{BODY_LIMIT_BYTES, is_cross_origin, reject_oversized_body};
 use crate::pages::{PageAuth, render_refused_form};
-use crate::routes::auth::{clear_cache, see_other};
-use crate::service::{self, LiveSession, Revoked, SignedIn};
+use crate::routes::auth::{clear_cache, see_other, with_sign_in_cookies};
+use crate::service::{self, LiveSession, Revoked, SignedIn, Visitor};
 use crate::state::AppState;
 
 /// Where the pages' forms post, merged beside the pages (the
 /// `GET` of `/login`, `/register` and `/posts` is the page itself).
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/register", post(register))
-        .route("/login", post(login))
+        .route(
+            "/register",
+            post(sign_in).layer(Extension(SignInForm::Register)),
+        )
+        .route("/login", post(sign_in).layer(Extension(SignInForm::Login)))
         .route("/logout", post(logout))
         .route("/posts", post(publish))
         .route("/account/sessions/revoke", post(revoke_session))
@@ -117,46 +120,33 @@ impl IntoResponse for Detour {
 
 type Answer = Result<Response, Detour>;
 
-async fn register(
+/// Register or login: the flow's answer, and on a refusal the form's page
+/// again with the email and `next` refilled (never the password).
+async fn sign_in(
     State(state): State<AppState>,
-    PeerAddress(client): PeerAddress,
-    UserAgent(user_agent): UserAgent,
+    Extension(sign_in): Extension<SignInForm>,
+    visitor: Visitor,
     headers: HeaderMap,
     jar: CookieJar,
     form: Posted<CredentialsForm>,
 ) -> Answer {
-    let form = fields(form)?;
+    let CredentialsForm {
+        email,
+        password,
+        next,
+    } = fields(form)?;
     Ok(
-        match service::register(&state, client, &form.email, &form.password, user_agent).await {
-            Ok(signed) => signed_in(&state, jar, signed, &form.next),
-            Err(error) => {
-                let page = with_next("/register", &form.next);
-                let page = FormPage::new(&state, headers, page, FormName::Register);
-                let values = vec![("email", form.email), ("next", form.next)];
-                page.refuse(error, values).await
+        match sign_in.flow(&state, &visitor, &email, password).await {
+            Ok(signed) => {
+                let (jar, _) = with_sign_in_cookies(&state, jar, visitor.device, signed);
+                let next = after_login(Some(next.as_str()).filter(|next| !next.is_empty()));
+                (jar, see_other(&next)).into_response()
             }
-        },
-    )
-}
-
-async fn login(
-    State(state): State<AppState>,
-    PeerAddress(peer): PeerAddress,
-    UserAgent(user_agent): UserAgent,
-    headers: HeaderMap,
-    jar: CookieJar,
-    form: Posted<CredentialsForm>,
-) -> Answer {
-    let form = fields(form)?;
-    let device = state.devices.read(&jar);
-    Ok(
-        match service::login(&state, peer, device, &form.email, form.password, user_agent).await {
-            Ok(signed) => signed_in(&state, jar, signed, &form.next),
             Err(error) => {
-                let page = with_next("/login", &form.next);
-                let page = FormPage::new(&state, headers, page, FormName::Login);
-                let values = vec![("email", form.email), ("next", form.next)];
-                page.refuse(error, values).await
+                let (path, name) = sign_in.page(&next);
+                let page = FormPage::new(&state, headers, path, name);
+                page.refuse(error, vec![("email", email), ("next", next)])
+                    .await
             }
         },
     )
@@ -304,6 +294,37 @@ impl SignedInPageForm for PasswordForm {
     const NAME: FormName = FormName::ChangePassword;
 }
 
+/// The two forms that sign a person in, which differ only in the page
+/// they are on and the flow of `service` they call; each route says which
+/// it is (`Extension`).
+#[derive(Clone, Copy)]
+enum SignInForm {
+    Register,
+    Login,
+}
+
+impl SignInForm {
+    fn page(self, next: &str) -> (String, FormName) {
+        match self {
+            Self::Register => (with_next("/register", next), FormName::Register),
+            Self::Login => (with_next("/login", next), FormName::Login),
+        }
+    }
+
+    async fn flow(
+        self,
+        state: &AppState,
+        visitor: &Visitor,
+        email: &str,
+        password: String,
+    ) -> Result<SignedIn, Error> {
+        match self {
+            Self::Register => service::register(state, visitor, email, &password).await,
+            Self::Login => service::login(state, visitor, email, password).await,
+        }
+    }
+}
+
 /// A signed-in person's form, extracted only once the session is known to
 /// be live (see [`FormPage::session`]) and the body is a form: the session,
 /// the form's fields, and the page to refuse it on.
@@ -319,16 +340,6 @@ impl<T: SignedInPageForm + Send> FromRequest<AppState> for SignedInForm<T> {
         let form = fields(Form::<T>::from_request(request, state).await)?;
         Ok(Self(session, form, page))
     }
-}
-
-/// Register or login succeeded: cookies set (the device cookie too, see
-/// `auth::device`), on to `next` (a local path) or home.
-fn signed_in(state: &AppState, jar: CookieJar, signed: SignedIn, next: &str) -> Response {
-    let next = after_login(Some(next).filter(|next| !next.is_empty()));
-    let device = state.devices.read(&jar);
-    let jar = state.cookies.set_issued(jar, signed.tokens);
-    let jar = state.devices.remember(jar, &signed.user.email, device);
-    (jar, see_other(&next)).into_response()
 }
 
 /// This session (or all of them) ended: cookies cleared, home, and the
