@@ -175,11 +175,11 @@ mod tests {
         store.create_session(&revoked).await.unwrap();
         store.create_session(&recently_revoked).await.unwrap();
         store
-            .revoke_session(revoked.id, now - Duration::hours(1))
+            .revoke_session_of_user(revoked.user_id, revoked.id, now - Duration::hours(1))
             .await
             .unwrap();
         store
-            .revoke_session(recently_revoked.id, now)
+            .revoke_session_of_user(recently_revoked.user_id, recently_revoked.id, now)
             .await
             .unwrap();
 

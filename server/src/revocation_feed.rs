@@ -2,10 +2,10 @@
 //! revoked set, so that `/api` refuses their access tokens within moments
 //! without reading the database per request (contract v2: within 2 s).
 //!
-//! On PostgreSQL every statement that revokes sessions also sends, in the
-//! same transaction, one `pg_notify` per session on [`CHANNEL`] (in the
-//! store's PostgreSQL backend), so a notification goes out if and only if
-//! the revocation commits. Every instance keeps one connection of its own
+//! On PostgreSQL a trigger on `sessions` sends one notification per
+//! revoked session on [`CHANNEL`], whatever statement revoked it (migration
+//! `20261201040000_notify_revocations`), and it goes out if and only if the
+//! revocation commits. Every instance keeps one connection of its own
 //! that `LISTEN`s on the channel, and adds each session id it hears of to
 //! its [`RevokedSessions`].
 //!
@@ -37,7 +37,8 @@ use crate::config::DatabaseUrl;
 use crate::store::Store;
 
 /// The notification channel of revocations; each payload is one session
-/// id.
+/// id. The trigger that notifies names it too (migration
+/// `20261201040000_notify_revocations`).
 pub const CHANNEL: &str = "session_revoked";
 
 /// The `application_name` of the listening connection, so that an operator

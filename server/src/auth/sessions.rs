@@ -13,7 +13,7 @@ use super::revoked::RevokedSessions;
 use super::tokens::{RefreshToken, TokenService};
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::store::{NewSession, RotationOutcome, Store};
+use crate::store::{NewSession, RotationOutcome, Store, StoredRefreshToken};
 
 /// The tokens a client gets when a session starts or rotates.
 pub struct IssuedTokens {
@@ -184,7 +184,7 @@ impl Sessions {
             });
         }
         tracing::warn!(session_id = %stored.session_id, "rotated refresh token reused after the grace window; revoking its session");
-        self.revoke(stored.session_id, now).await?;
+        self.revoke(&stored, now).await?;
         Err(Error::RefreshTokenReused)
     }
 
@@ -195,15 +195,17 @@ impl Sessions {
             return Ok(());
         };
         if let Some(stored) = self.store.find_refresh_token(&presented.hash()).await? {
-            self.revoke(stored.session_id, now).await?;
+            self.revoke(&stored, now).await?;
         }
         Ok(())
     }
 
-    /// Revokes a session in the store, and for `/api` at once.
-    async fn revoke(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
-        self.store.revoke_session(session_id, now).await?;
-        self.revoked.insert([session_id], now);
+    /// Revokes the token's session in the store, and for `/api` at once.
+    async fn revoke(&self, token: &StoredRefreshToken, now: DateTime<Utc>) -> Result<()> {
+        self.store
+            .revoke_session_of_user(token.user_id, token.session_id, now)
+            .await?;
+        self.revoked.insert([token.session_id], now);
         Ok(())
     }
 }

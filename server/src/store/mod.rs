@@ -309,13 +309,6 @@ impl Store {
         dispatch!(self, db => db.writer().await?.touch_session(session_id, now).await)
     }
 
-    /// Revokes a session, and so every refresh token of it. The first
-    /// revocation time is kept: revoking again changes nothing.
-    #[tracing::instrument(name = "Revoke a session", skip(self, now))]
-    pub async fn revoke_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
-        dispatch!(self, s => s.revoke_session(session_id, now).await)
-    }
-
     /// A user's live sessions, newest first.
     #[tracing::instrument(name = "List a user's live sessions", skip(self, now))]
     pub async fn list_live_sessions_of_user(
@@ -326,7 +319,8 @@ impl Store {
         dispatch!(self, s => s.list_live_sessions_of_user(user_id, now).await)
     }
 
-    /// Revokes one session of one user, keeping the first revocation time.
+    /// Revokes one session of one user, and so every refresh token of it.
+    /// The first revocation time is kept: revoking again changes nothing.
     /// `false` when the user has no session with this id (someone else's
     /// session counts as none).
     #[tracing::instrument(name = "Revoke a session of a user", skip(self, now))]
@@ -772,9 +766,16 @@ pub(crate) mod tests {
 
         // Act
         let first = rotated_at + Duration::seconds(5);
-        store.revoke_session(session.id, first).await.unwrap();
         store
-            .revoke_session(session.id, rotated_at + Duration::seconds(9))
+            .revoke_session_of_user(session.user_id, session.id, first)
+            .await
+            .unwrap();
+        store
+            .revoke_session_of_user(
+                session.user_id,
+                session.id,
+                rotated_at + Duration::seconds(9),
+            )
             .await
             .unwrap();
 
@@ -949,10 +950,17 @@ pub(crate) mod tests {
             store.create_session(session).await.unwrap();
         }
         store
-            .revoke_session(revoked_early.id, now - Duration::hours(1))
+            .revoke_session_of_user(
+                revoked_early.user_id,
+                revoked_early.id,
+                now - Duration::hours(1),
+            )
             .await
             .unwrap();
-        store.revoke_session(revoked_late.id, now).await.unwrap();
+        store
+            .revoke_session_of_user(revoked_late.user_id, revoked_late.id, now)
+            .await
+            .unwrap();
 
         // Act
         let deleted = store

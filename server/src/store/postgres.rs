@@ -20,12 +20,10 @@
 //! backend (`$1` rather than `?`): sqlx names its offline data by a hash of
 //! the text alone, and one text can only be checked against one database.
 //!
-//! Every statement that revokes sessions also announces each of them with
-//! `pg_notify` on the revocation channel, in the same statement: a
-//! notification is sent when, and only when, the revocation commits, and
-//! the other instances' revocation feeds (`crate::revocation_feed`) add it
-//! to their revoked sets. (A revocation added without this would reach
-//! other instances' `/api` only at their next reconnect or restart.)
+//! No statement here announces the sessions it revokes: a trigger does,
+//! for every statement (migration `20261201040000_notify_revocations`),
+//! and the other instances' revocation feeds (`crate::revocation_feed`)
+//! add them to their revoked sets.
 //!
 //! Ids are `uuid`, times `timestamptz` (to the microsecond: sqlx drops
 //! chrono's nanoseconds), token hashes `bytea`.
@@ -48,7 +46,6 @@ use super::{
 };
 use crate::auth::tokens::RefreshTokenHash;
 use crate::error::{Error, Result, ResultExt};
-use crate::revocation_feed::CHANNEL;
 
 /// A pool of connections to one PostgreSQL database.
 #[derive(Clone)]
@@ -122,21 +119,7 @@ impl PostgresStore {
         user_id: Uuid,
         session_id: Uuid,
     ) -> Result<Option<SessionOwnerRow>> {
-        Ok(sqlx::query_as!(
-            SessionOwnerRow,
-            r#"select s.revoked_at as session_revoked_at,
-                      s.expires_at as session_expires_at,
-                      u.id as user_id,
-                      u.email,
-                      u.password_hash,
-                      u.created_at as user_created_at
-               from sessions s join users u on u.id = s.user_id
-               where s.id = $1 and s.user_id = $2"#,
-            session_id,
-            user_id,
-        )
-        .fetch_optional(&self.pool)
-        .await?)
+        session_of_user(&mut *self.writer().await?, user_id, session_id).await
     }
 
     pub async fn find_refresh_token(
@@ -160,22 +143,6 @@ impl PostgresStore {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.filter(|row| hash.matches(&row.token_hash)))
-    }
-
-    pub async fn revoke_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query!(
-            r#"with revoked as (
-                   update sessions set revoked_at = $1 where id = $2 and revoked_at is null
-                   returning id
-               )
-               select revoked.id as "id!" from revoked, pg_notify($3, revoked.id::text)"#,
-            now,
-            session_id,
-            CHANNEL,
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(())
     }
 
     pub async fn list_live_sessions_of_user(
@@ -202,23 +169,16 @@ impl PostgresStore {
         session_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        // Also announced when it was revoked before: once more changes
-        // nothing for the listeners.
-        let found = sqlx::query!(
-            r#"with revoked as (
-                   update sessions set revoked_at = coalesce(revoked_at, $1)
-                   where id = $2 and user_id = $3
-                   returning id
-               )
-               select revoked.id as "id!" from revoked, pg_notify($4, revoked.id::text)"#,
-            now,
-            session_id,
-            user_id,
-            CHANNEL,
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(found.is_some())
+        let found = self
+            .write(sqlx::query!(
+                "update sessions set revoked_at = coalesce(revoked_at, $1)
+                 where id = $2 and user_id = $3",
+                now,
+                session_id,
+                user_id,
+            ))
+            .await?;
+        Ok(found > 0)
     }
 
     pub async fn sessions_revoked_since(
@@ -350,21 +310,17 @@ impl PostgresStore {
         // The live condition of `is_live`, in SQL because it picks the rows.
         // Only session rows are locked, so the lock order holds.
         Ok(sqlx::query_scalar!(
-            r#"with revoked as (
-                   update sessions set revoked_at = $1
-                   where id in (
-                       select id from sessions
-                       where user_id = $2 and revoked_at is null and expires_at > $1
-                       order by last_used_at desc, created_at desc, id desc
-                       offset $3
-                   )
-                   returning id
-               )
-               select revoked.id as "id!" from revoked, pg_notify($4, revoked.id::text)"#,
+            "update sessions set revoked_at = $1
+             where id in (
+                 select id from sessions
+                 where user_id = $2 and revoked_at is null and expires_at > $1
+                 order by last_used_at desc, created_at desc, id desc
+                 offset $3
+             )
+             returning id",
             now,
             user_id,
             keep,
-            CHANNEL,
         )
         .fetch_all(&self.pool)
         .await?)
@@ -509,6 +465,30 @@ impl PostgresStore {
     ) -> Result<u64> {
         delete_expired_throttle_keys(&mut *self.pool.acquire().await?, now, batch).await
     }
+}
+
+/// A session of a user, with the user's credentials, whatever the
+/// session's state.
+async fn session_of_user(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> Result<Option<SessionOwnerRow>> {
+    Ok(sqlx::query_as!(
+        SessionOwnerRow,
+        r#"select s.revoked_at as session_revoked_at,
+                  s.expires_at as session_expires_at,
+                  u.id as user_id,
+                  u.email,
+                  u.password_hash,
+                  u.created_at as user_created_at
+           from sessions s join users u on u.id = s.user_id
+           where s.id = $1 and s.user_id = $2"#,
+        session_id,
+        user_id,
+    )
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
 /// Deletes up to `batch` throttle rows whose attempts have all left the
@@ -656,6 +636,10 @@ impl Statements for PgConnection {
         Ok(marked == 1)
     }
 
+    /// Locks the user's row only. The session is read under that lock but
+    /// not locked: a logout of it that commits meanwhile is as if it came
+    /// just after the password change, which keeps it, and it stays
+    /// revoked.
     async fn lock_session_of_user(
         &mut self,
         user_id: Uuid,
@@ -664,22 +648,7 @@ impl Statements for PgConnection {
         sqlx::query!("select id from users where id = $1 for update", user_id)
             .fetch_optional(&mut *self)
             .await?;
-        Ok(sqlx::query_as!(
-            SessionOwnerRow,
-            r#"select s.revoked_at as session_revoked_at,
-                      s.expires_at as session_expires_at,
-                      u.id as user_id,
-                      u.email,
-                      u.password_hash,
-                      u.created_at as user_created_at
-               from sessions s join users u on u.id = s.user_id
-               where s.id = $1 and s.user_id = $2
-               for update of s"#,
-            session_id,
-            user_id,
-        )
-        .fetch_optional(&mut *self)
-        .await?)
+        session_of_user(self, user_id, session_id).await
     }
 
     async fn replace_password_hash(
@@ -707,16 +676,12 @@ impl Statements for PgConnection {
         now: DateTime<Utc>,
     ) -> Result<Vec<Uuid>> {
         Ok(sqlx::query_scalar!(
-            r#"with revoked as (
-                   update sessions set revoked_at = $1
-                   where user_id = $2 and revoked_at is null and id is distinct from $3
-                   returning id
-               )
-               select revoked.id as "id!" from revoked, pg_notify($4, revoked.id::text)"#,
+            "update sessions set revoked_at = $1
+             where user_id = $2 and revoked_at is null and id is distinct from $3
+             returning id",
             now,
             user_id,
             keep,
-            CHANNEL,
         )
         .fetch_all(&mut *self)
         .await?)

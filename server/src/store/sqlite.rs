@@ -182,17 +182,6 @@ impl SqliteStore {
         Ok(row.filter(|row| hash.matches(&row.token_hash)))
     }
 
-    pub async fn revoke_session(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query!(
-            "update sessions set revoked_at = ? where id = ? and revoked_at is null",
-            now,
-            session_id
-        )
-        .execute(&mut *self.writer().await?)
-        .await?;
-        Ok(())
-    }
-
     pub async fn list_live_sessions_of_user(
         &self,
         user_id: Uuid,
