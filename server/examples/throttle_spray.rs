@@ -21,8 +21,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use server::auth::throttle::{LimiterId, MemoryLimiter, SharedLimiter, ThrottleKey, Throttles};
-use server::config::DatabaseUrl;
-use server::store::Store;
+use server::store::PostgresStore;
 
 /// Attempts timed at each end.
 const SAMPLE: usize = 20_000;
@@ -103,7 +102,7 @@ fn spray_keys(n: usize) -> [ThrottleKey; 2] {
 
 /// The spray against PostgreSQL's shared limiter.
 async fn shared_spray(url: String, attempts: usize) {
-    let store = Store::connect(&DatabaseUrl::Postgres(url.clone()))
+    let store = PostgresStore::connect(&url)
         .await
         .expect("DATABASE_URL names a database this user may migrate");
     let limiter = std::sync::Arc::new(SharedLimiter::new(

@@ -81,7 +81,10 @@ pub async fn run_once(
     if tokens + sessions > 0 {
         tracing::info!(tokens, sessions, "deleted expired sessions and tokens");
     }
-    let throttle = in_batches(|| store.delete_expired_throttle_keys(now, BATCH)).await?;
+    let throttle = match store.postgres() {
+        Some(shared) => in_batches(|| shared.delete_expired_throttle_keys(now, BATCH)).await?,
+        None => 0,
+    };
     if throttle > 0 {
         tracing::info!(
             keys = throttle,

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::{DatabaseUrl, Secret, Settings};
-use crate::store::{Store, StoredSigningKey};
+use crate::store::{PostgresStore, Store, StoredSigningKey};
 
 /// 512 bits: HS256 hashes keys longer than its 64-byte block, so more would
 /// add nothing.
@@ -284,7 +284,7 @@ pub enum KeyStorage {
     /// One file per key in the data folder (with SQLite: one machine).
     Folder(PathBuf),
     /// The `signing_keys` table (with PostgreSQL: shared by every instance).
-    Database(Store),
+    Database(PostgresStore),
 }
 
 impl KeyStorage {
@@ -294,9 +294,9 @@ impl KeyStorage {
     pub async fn for_settings(settings: &Settings, store: Option<&Store>) -> anyhow::Result<Self> {
         Ok(match &settings.database_url {
             DatabaseUrl::Sqlite(_) => Self::Folder(settings.data_dir.clone()),
-            DatabaseUrl::Postgres(_) => Self::Database(match store {
-                Some(store) => store.clone(),
-                None => Store::connect(&settings.database_url).await?,
+            DatabaseUrl::Postgres(url) => Self::Database(match store.and_then(Store::postgres) {
+                Some(shared) => shared.clone(),
+                None => PostgresStore::connect(url).await?,
             }),
         })
     }

@@ -166,12 +166,9 @@ impl Throttles {
     /// PostgreSQL.
     pub fn new(settings: &Settings, store: &Store) -> Self {
         let window = settings.login_failure_window;
-        let limiter = |id, max, capacity| {
-            if store.is_shared() {
-                Limiter::Shared(SharedLimiter::new(store.clone(), id, max, window))
-            } else {
-                Limiter::InMemory(MemoryLimiter::new(max, window, capacity))
-            }
+        let limiter = |id, max, capacity| match store.postgres() {
+            Some(shared) => Limiter::Shared(SharedLimiter::new(shared.clone(), id, max, window)),
+            None => Limiter::InMemory(MemoryLimiter::new(max, window, capacity)),
         };
         Self {
             logins: limiter(
@@ -401,10 +398,14 @@ mod tests {
         async fn two_instances(max: u32) -> (Arc<Limiter>, Arc<Limiter>, TestDatabase) {
             let (store, database) = test_store().await;
             let limiter = |store: Store| {
-                Arc::new(if store.is_shared() {
-                    Limiter::Shared(SharedLimiter::new(store, LimiterId::Logins, max, MINUTE))
-                } else {
-                    Limiter::InMemory(MemoryLimiter::new(max, MINUTE, 1_000))
+                Arc::new(match store.postgres() {
+                    Some(shared) => Limiter::Shared(SharedLimiter::new(
+                        shared.clone(),
+                        LimiterId::Logins,
+                        max,
+                        MINUTE,
+                    )),
+                    None => Limiter::InMemory(MemoryLimiter::new(max, MINUTE, 1_000)),
                 })
             };
             if let TestDatabase::Postgres { .. } = database {

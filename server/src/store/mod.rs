@@ -5,6 +5,11 @@
 //! every call to it, so adding a backend means a module and one arm per
 //! [`dispatch!`], not a change to any caller.
 //!
+//! What several instances must share lives in PostgreSQL and nowhere else
+//! (the shared throttle, the signing key ring), so the few parts that keep
+//! it ask for the PostgreSQL backend itself ([`Store::postgres`]) and, on
+//! SQLite, keep it in memory or in the data folder instead.
+//!
 //! Every write that takes more than one statement is one transaction,
 //! written once for both backends in `transactions.rs` from statements
 //! that each backend supplies in its own SQL; reads that a write depends on
@@ -14,6 +19,8 @@ mod postgres;
 mod rows;
 mod sqlite;
 mod transactions;
+
+pub use postgres::PostgresStore;
 
 use app::model::{Post, User};
 use chrono::{DateTime, Utc};
@@ -396,48 +403,15 @@ impl Store {
         dispatch!(self, s => s.sessions_revoked_since(since).await)
     }
 
-    /// Every key of the signing key ring, oldest first. With PostgreSQL
-    /// only: with SQLite the keys are files in the data folder.
-    #[tracing::instrument(name = "List the signing keys", skip_all)]
-    pub async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>> {
-        self.postgres("the signing keys")?.signing_keys().await
-    }
-
-    /// Adds a signing key unless its generation exists: `false` if another
-    /// instance added that generation first (its key is kept).
-    #[tracing::instrument(name = "Add a signing key", skip_all, fields(generation = key.generation))]
-    pub async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<bool> {
-        self.postgres("the signing keys")?
-            .insert_signing_key(key)
-            .await
-    }
-
-    /// Deletes the signing keys of these generations.
-    #[tracing::instrument(name = "Delete signing keys", skip_all)]
-    pub async fn delete_signing_keys(&self, generations: &[i64]) -> Result<()> {
-        self.postgres("the signing keys")?
-            .delete_signing_keys(generations)
-            .await
-    }
-
-    /// The server secret `name`, stored as `candidate` if there was none:
-    /// of instances starting at once, the first one's candidate wins and
-    /// all of them get it. With PostgreSQL only.
-    #[tracing::instrument(name = "Read a server secret", skip(self, candidate))]
-    pub async fn server_secret_or_insert(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>> {
-        self.postgres("server secrets")?
-            .server_secret_or_insert(name, candidate)
-            .await
-    }
-
-    /// The PostgreSQL backend, for what only it keeps in the database.
-    fn postgres(&self, what: &str) -> Result<&postgres::PostgresStore> {
+    /// The PostgreSQL backend, for what only it keeps in the database
+    /// because several instances share it: the shared throttle
+    /// (`auth::throttle::shared`) and the signing key ring (`auth::keys`).
+    /// `None` on SQLite, where one process keeps them in memory and in the
+    /// data folder.
+    pub fn postgres(&self) -> Option<&PostgresStore> {
         match &self.0 {
-            Backend::Postgres(store) => Ok(store),
-            Backend::Sqlite(_) => Err(anyhow::anyhow!(
-                "with SQLite, {what} are files in the data folder, not in the database"
-            )
-            .into()),
+            Backend::Postgres(store) => Some(store),
+            Backend::Sqlite(_) => None,
         }
     }
 
@@ -466,89 +440,6 @@ impl Store {
     pub async fn list_posts_of_user(&self, user_id: Uuid) -> Result<Vec<Post>> {
         dispatch!(self, s => s.list_posts_of_user(user_id).await)
     }
-
-    /// Whether several instances may share this store (PostgreSQL): then
-    /// what must hold across all of them, such as the throttle, lives in
-    /// the database rather than in each process's memory.
-    pub fn is_shared(&self) -> bool {
-        matches!(self.0, Backend::Postgres(_))
-    }
-
-    /// The shared throttle (PostgreSQL; on SQLite the one process counts in
-    /// memory): counts an attempt starting at `now` against `keys` (stored
-    /// form, sorted, distinct) of `limiter`, unless one of them already has
-    /// `max` attempts in the `window` before `now`; then it counts nothing.
-    /// Concurrent calls on one key, from any instance, each see the ones
-    /// before: a burst gets exactly `max`.
-    #[tracing::instrument(name = "Count a throttled attempt", skip_all)]
-    pub async fn count_throttled_attempt(
-        &self,
-        rule: ThrottleRule,
-        keys: &[Vec<u8>],
-        now: DateTime<Utc>,
-    ) -> Result<ThrottleCount> {
-        match &self.0 {
-            Backend::Postgres(s) => s.count_throttled_attempt(rule, keys, now).await,
-            Backend::Sqlite(_) => Err(throttle_in_memory()),
-        }
-    }
-
-    /// Whether one of `keys` has `max` attempts in the `window` before
-    /// `now`: then the `max`-th newest of them (the latest such), as in
-    /// [`ThrottleCount::Refused`]. One read; counts nothing. (PostgreSQL
-    /// only, as above.)
-    #[tracing::instrument(name = "Check a throttle", skip_all)]
-    pub async fn throttle_wait(
-        &self,
-        rule: ThrottleRule,
-        keys: &[Vec<u8>],
-        now: DateTime<Utc>,
-    ) -> Result<Option<DateTime<Utc>>> {
-        match &self.0 {
-            Backend::Postgres(s) => s.throttle_wait(rule, keys, now).await,
-            Backend::Sqlite(_) => Err(throttle_in_memory()),
-        }
-    }
-
-    /// Takes one attempt that started at `started` back from each of
-    /// `keys`, and forgets every attempt of those of them in `forget`; a
-    /// key left with none is deleted. (PostgreSQL only, as above.)
-    #[tracing::instrument(name = "Take back a throttled attempt", skip_all)]
-    pub async fn take_back_throttled_attempt(
-        &self,
-        limiter: i16,
-        keys: &[Vec<u8>],
-        started: DateTime<Utc>,
-        forget: &[Vec<u8>],
-    ) -> Result<()> {
-        match &self.0 {
-            Backend::Postgres(s) => {
-                s.take_back_throttled_attempt(limiter, keys, started, forget)
-                    .await
-            }
-            Backend::Sqlite(_) => Err(throttle_in_memory()),
-        }
-    }
-
-    /// Deletes up to `batch` keys of the shared throttle whose attempts
-    /// have all left the window; returns how many. Nothing on SQLite.
-    #[tracing::instrument(name = "Delete a batch of expired throttle keys", skip(self, now))]
-    pub async fn delete_expired_throttle_keys(
-        &self,
-        now: DateTime<Utc>,
-        batch: u32,
-    ) -> Result<u64> {
-        match &self.0 {
-            Backend::Postgres(s) => s.delete_expired_throttle_keys(now, batch).await,
-            Backend::Sqlite(_) => Ok(0),
-        }
-    }
-}
-
-/// The shared throttle's calls on SQLite, whose limiters never make them
-/// (`Throttles::new` keeps them in memory there).
-fn throttle_in_memory() -> crate::error::Error {
-    anyhow::anyhow!("on SQLite the throttle is kept in memory, not in the store").into()
 }
 
 /// Through the interface only, so that every backend can be run through

@@ -83,14 +83,14 @@ impl PostgresStore {
         Ok(statement.execute(&self.pool).await?.rows_affected())
     }
 
-    pub async fn ping(&self) -> Result<()> {
+    pub(super) async fn ping(&self) -> Result<()> {
         sqlx::query!("select 1::int4 as one")
             .fetch_one(&self.pool)
             .await?;
         Ok(())
     }
 
-    pub async fn find_credentials_by_email(
+    pub(super) async fn find_credentials_by_email(
         &self,
         email: &str,
     ) -> Result<Option<StoredCredentials>> {
@@ -104,7 +104,7 @@ impl PostgresStore {
         Ok(row.map(StoredCredentials::from))
     }
 
-    pub async fn find_user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
+    pub(super) async fn find_user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
         Ok(sqlx::query_as!(
             User,
             "select id, email, created_at from users where id = $1",
@@ -114,7 +114,7 @@ impl PostgresStore {
         .await?)
     }
 
-    pub async fn session_of_user(
+    pub(super) async fn session_of_user(
         &self,
         user_id: Uuid,
         session_id: Uuid,
@@ -122,7 +122,7 @@ impl PostgresStore {
         session_of_user(&mut *self.writer().await?, user_id, session_id).await
     }
 
-    pub async fn find_refresh_token(
+    pub(super) async fn find_refresh_token(
         &self,
         hash: &RefreshTokenHash,
     ) -> Result<Option<StoredRefreshToken>> {
@@ -145,7 +145,7 @@ impl PostgresStore {
         Ok(row.filter(|row| hash.matches(&row.token_hash)))
     }
 
-    pub async fn list_live_sessions_of_user(
+    pub(super) async fn list_live_sessions_of_user(
         &self,
         user_id: Uuid,
         now: DateTime<Utc>,
@@ -163,7 +163,7 @@ impl PostgresStore {
         Ok(live_sessions(rows, now))
     }
 
-    pub async fn revoke_session_of_user(
+    pub(super) async fn revoke_session_of_user(
         &self,
         user_id: Uuid,
         session_id: Uuid,
@@ -181,7 +181,7 @@ impl PostgresStore {
         Ok(found > 0)
     }
 
-    pub async fn sessions_revoked_since(
+    pub(super) async fn sessions_revoked_since(
         &self,
         since: DateTime<Utc>,
     ) -> Result<Vec<RevokedSession>> {
@@ -194,58 +194,11 @@ impl PostgresStore {
         .await?)
     }
 
-    pub async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>> {
-        Ok(sqlx::query_as!(
-            StoredSigningKey,
-            "select generation, alg, secret, created_at from signing_keys order by generation"
-        )
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    pub async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<bool> {
-        // A concurrent insert of the same generation makes this one wait
-        // for it to commit, then do nothing: one key per generation.
-        let inserted = self
-            .write(sqlx::query!(
-                "insert into signing_keys (generation, alg, secret, created_at)
-                 values ($1, $2, $3, $4)
-                 on conflict (generation) do nothing",
-                key.generation,
-                key.alg,
-                key.secret,
-                key.created_at,
-            ))
-            .await?;
-        Ok(inserted == 1)
-    }
-
-    pub async fn delete_signing_keys(&self, generations: &[i64]) -> Result<()> {
-        self.write(sqlx::query!(
-            "delete from signing_keys where generation = any($1)",
-            generations
-        ))
-        .await?;
-        Ok(())
-    }
-
-    pub async fn server_secret_or_insert(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>> {
-        self.write(sqlx::query!(
-            "insert into server_secrets (name, secret) values ($1, $2)
-             on conflict (name) do nothing",
-            name,
-            candidate,
-        ))
-        .await?;
-        // A statement of its own, so it sees the row of whichever insert won.
-        Ok(
-            sqlx::query_scalar!("select secret from server_secrets where name = $1", name)
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
-
-    pub async fn delete_expired_tokens(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {
+    pub(super) async fn delete_expired_tokens(
+        &self,
+        now: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<u64> {
         let batch = i64::from(batch);
         self.write(sqlx::query!(
             "delete from refresh_tokens where token_hash in (
@@ -262,7 +215,7 @@ impl PostgresStore {
     /// cascade of deleting a session first would lock them the other way
     /// round, so the two could deadlock (and PostgreSQL would fail one of
     /// them, perhaps the refresh).
-    pub async fn delete_dead_sessions(
+    pub(super) async fn delete_dead_sessions(
         &self,
         now: DateTime<Utc>,
         revoked_before: DateTime<Utc>,
@@ -300,7 +253,7 @@ impl PostgresStore {
         Ok(deleted)
     }
 
-    pub async fn revoke_sessions_beyond(
+    pub(super) async fn revoke_sessions_beyond(
         &self,
         user_id: Uuid,
         keep: u32,
@@ -326,7 +279,7 @@ impl PostgresStore {
         .await?)
     }
 
-    pub async fn insert_post(&self, user_id: Uuid, post: &Post) -> Result<()> {
+    pub(super) async fn insert_post(&self, user_id: Uuid, post: &Post) -> Result<()> {
         sqlx::query!(
             "insert into posts (id, user_id, title, body, created_at) values ($1, $2, $3, $4, $5)",
             post.id,
@@ -340,7 +293,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub async fn list_posts_of_user(&self, user_id: Uuid) -> Result<Vec<Post>> {
+    pub(super) async fn list_posts_of_user(&self, user_id: Uuid) -> Result<Vec<Post>> {
         Ok(sqlx::query_as!(
             Post,
             "select id, title, body, created_at
@@ -350,7 +303,80 @@ impl PostgresStore {
         .fetch_all(&self.pool)
         .await?)
     }
+}
 
+/// What only PostgreSQL keeps in the database, because several instances
+/// share it (see `Store::postgres`): the signing key ring
+/// (`auth::keys`) and the shared throttle (`auth::throttle::shared`).
+impl PostgresStore {
+    /// Every key of the signing key ring, oldest first.
+    #[tracing::instrument(name = "List the signing keys", skip_all)]
+    pub async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>> {
+        Ok(sqlx::query_as!(
+            StoredSigningKey,
+            "select generation, alg, secret, created_at from signing_keys order by generation"
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Adds a signing key unless its generation exists: `false` if another
+    /// instance added that generation first (its key is kept).
+    #[tracing::instrument(name = "Add a signing key", skip_all, fields(generation = key.generation))]
+    pub async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<bool> {
+        // A concurrent insert of the same generation makes this one wait
+        // for it to commit, then do nothing: one key per generation.
+        let inserted = self
+            .write(sqlx::query!(
+                "insert into signing_keys (generation, alg, secret, created_at)
+                 values ($1, $2, $3, $4)
+                 on conflict (generation) do nothing",
+                key.generation,
+                key.alg,
+                key.secret,
+                key.created_at,
+            ))
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    /// Deletes the signing keys of these generations.
+    #[tracing::instrument(name = "Delete signing keys", skip_all)]
+    pub async fn delete_signing_keys(&self, generations: &[i64]) -> Result<()> {
+        self.write(sqlx::query!(
+            "delete from signing_keys where generation = any($1)",
+            generations
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// The server secret `name`, stored as `candidate` if there was none:
+    /// of instances starting at once, the first one's candidate wins and
+    /// all of them get it.
+    #[tracing::instrument(name = "Read a server secret", skip(self, candidate))]
+    pub async fn server_secret_or_insert(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>> {
+        self.write(sqlx::query!(
+            "insert into server_secrets (name, secret) values ($1, $2)
+             on conflict (name) do nothing",
+            name,
+            candidate,
+        ))
+        .await?;
+        // A statement of its own, so it sees the row of whichever insert won.
+        Ok(
+            sqlx::query_scalar!("select secret from server_secrets where name = $1", name)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Counts an attempt starting at `now` against `keys` (stored form,
+    /// sorted, distinct) of the rule's limiter, unless one of them already
+    /// has `max` attempts in the `window` before `now`; then it counts
+    /// nothing. Concurrent calls on one key, from any instance, each see
+    /// the ones before: a burst gets exactly `max`.
+    ///
     /// One transaction: the upsert appends `now` to the row of every key
     /// under its limit (creating rows for new keys) and locks every key's
     /// row, in key order, whether it appended or not. If a key was at its
@@ -359,6 +385,7 @@ impl PostgresStore {
     /// two rows whose attempts have all left the window are deleted (rows
     /// another transaction holds are skipped, never waited for), and it
     /// commits.
+    #[tracing::instrument(name = "Count a throttled attempt", skip_all)]
     pub async fn count_throttled_attempt(
         &self,
         rule: ThrottleRule,
@@ -408,8 +435,13 @@ impl PostgresStore {
         Ok(ThrottleCount::Counted)
     }
 
+    /// Whether one of `keys` has `max` attempts in the `window` before
+    /// `now`: then the `max`-th newest of them (the latest such), as in
+    /// [`ThrottleCount::Refused`]. Counts nothing.
+    ///
     /// One read, no lock: the `max`-th newest attempt within the window
     /// before `now` of each key that has `max`, the latest of those.
+    #[tracing::instrument(name = "Check a throttle", skip_all)]
     pub async fn throttle_wait(
         &self,
         rule: ThrottleRule,
@@ -420,9 +452,14 @@ impl PostgresStore {
         oldest_that_matters(conn, rule.limiter, keys, now - rule.window, rule.max).await
     }
 
+    /// Takes one attempt that started at `started` back from each of
+    /// `keys`, and forgets every attempt of those of them in `forget`; a
+    /// key left with none is deleted.
+    ///
     /// One statement: locks the rows in key order, deletes those left with
     /// no attempt (or to be forgotten), and takes one `started` out of the
     /// others.
+    #[tracing::instrument(name = "Take back a throttled attempt", skip_all)]
     pub async fn take_back_throttled_attempt(
         &self,
         limiter: i16,
@@ -458,6 +495,9 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// Deletes up to `batch` keys whose attempts have all left the window;
+    /// returns how many.
+    #[tracing::instrument(name = "Delete a batch of expired throttle keys", skip(self, now))]
     pub async fn delete_expired_throttle_keys(
         &self,
         now: DateTime<Utc>,

@@ -49,7 +49,7 @@ impl SqliteStore {
     /// WAL, which SQLite answers at once with "database is locked" instead
     /// of waiting in `busy_timeout`; opening is then tried again, a few
     /// times, a little later each time.
-    pub async fn connect(database_url: &str) -> anyhow::Result<Self> {
+    pub(super) async fn connect(database_url: &str) -> anyhow::Result<Self> {
         let mut retries = 0;
         loop {
             match Self::open(database_url).await {
@@ -118,14 +118,14 @@ impl SqliteStore {
     /// A query only SQLite understands: sqlx names its offline data by the
     /// text alone, and PostgreSQL's check of its own queries would
     /// otherwise claim a text both databases accept.
-    pub async fn ping(&self) -> Result<()> {
+    pub(super) async fn ping(&self) -> Result<()> {
         sqlx::query!("select sqlite_version() as version")
             .fetch_one(&mut *self.reader().await?)
             .await?;
         Ok(())
     }
 
-    pub async fn find_credentials_by_email(
+    pub(super) async fn find_credentials_by_email(
         &self,
         email: &str,
     ) -> Result<Option<StoredCredentials>> {
@@ -140,7 +140,7 @@ impl SqliteStore {
         Ok(row.map(StoredCredentials::from))
     }
 
-    pub async fn find_user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
+    pub(super) async fn find_user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
         Ok(sqlx::query_as!(
             User,
             r#"select id as "id: Uuid", email, created_at as "created_at: DateTime<Utc>"
@@ -151,7 +151,7 @@ impl SqliteStore {
         .await?)
     }
 
-    pub async fn session_of_user(
+    pub(super) async fn session_of_user(
         &self,
         user_id: Uuid,
         session_id: Uuid,
@@ -159,7 +159,7 @@ impl SqliteStore {
         session_of_user(&mut *self.reader().await?, user_id, session_id).await
     }
 
-    pub async fn find_refresh_token(
+    pub(super) async fn find_refresh_token(
         &self,
         hash: &RefreshTokenHash,
     ) -> Result<Option<StoredRefreshToken>> {
@@ -182,7 +182,7 @@ impl SqliteStore {
         Ok(row.filter(|row| hash.matches(&row.token_hash)))
     }
 
-    pub async fn list_live_sessions_of_user(
+    pub(super) async fn list_live_sessions_of_user(
         &self,
         user_id: Uuid,
         now: DateTime<Utc>,
@@ -205,7 +205,7 @@ impl SqliteStore {
         Ok(live_sessions(rows, now))
     }
 
-    pub async fn revoke_session_of_user(
+    pub(super) async fn revoke_session_of_user(
         &self,
         user_id: Uuid,
         session_id: Uuid,
@@ -222,7 +222,7 @@ impl SqliteStore {
         Ok(affected > 0)
     }
 
-    pub async fn sessions_revoked_since(
+    pub(super) async fn sessions_revoked_since(
         &self,
         since: DateTime<Utc>,
     ) -> Result<Vec<RevokedSession>> {
@@ -236,7 +236,11 @@ impl SqliteStore {
         .await?)
     }
 
-    pub async fn delete_expired_tokens(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {
+    pub(super) async fn delete_expired_tokens(
+        &self,
+        now: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<u64> {
         let batch = i64::from(batch);
         self.write(sqlx::query!(
             "delete from refresh_tokens where rowid in (
@@ -248,7 +252,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn delete_dead_sessions(
+    pub(super) async fn delete_dead_sessions(
         &self,
         now: DateTime<Utc>,
         revoked_before: DateTime<Utc>,
@@ -273,7 +277,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn revoke_sessions_beyond(
+    pub(super) async fn revoke_sessions_beyond(
         &self,
         user_id: Uuid,
         keep: u32,
@@ -299,7 +303,7 @@ impl SqliteStore {
         .await?)
     }
 
-    pub async fn insert_post(&self, user_id: Uuid, post: &Post) -> Result<()> {
+    pub(super) async fn insert_post(&self, user_id: Uuid, post: &Post) -> Result<()> {
         sqlx::query!(
             "insert into posts (id, user_id, title, body, created_at) values (?, ?, ?, ?, ?)",
             post.id,
@@ -313,7 +317,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub async fn list_posts_of_user(&self, user_id: Uuid) -> Result<Vec<Post>> {
+    pub(super) async fn list_posts_of_user(&self, user_id: Uuid) -> Result<Vec<Post>> {
         Ok(sqlx::query_as!(
             Post,
             r#"select id as "id: Uuid", title, body, created_at as "created_at: DateTime<Utc>"

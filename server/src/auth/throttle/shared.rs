@@ -43,7 +43,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use super::ThrottleKey;
 use crate::error::{Error, Result};
-use crate::store::{Store, ThrottleCount, ThrottleRule};
+use crate::store::{PostgresStore, ThrottleCount, ThrottleRule};
 
 /// Which limiter a row belongs to, as stored (`throttle.limiter`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub enum LimiterId {
 
 /// Events per key in a sliding window, counted in the database.
 pub struct SharedLimiter {
-    store: Store,
+    store: PostgresStore,
     window: Duration,
     /// The rule as the database reckons it: the window capped at a century,
     /// which is as good as forever and keeps `now + window` a time
@@ -106,7 +106,7 @@ impl SharedAttempt<'_> {
 }
 
 impl SharedLimiter {
-    pub fn new(store: Store, id: LimiterId, max: u32, window: Duration) -> Self {
+    pub fn new(store: PostgresStore, id: LimiterId, max: u32, window: Duration) -> Self {
         const CENTURY: chrono::Duration = chrono::Duration::days(36_525);
         Self {
             store,
@@ -122,7 +122,7 @@ impl SharedLimiter {
     }
 
     /// The store it counts in.
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &PostgresStore {
         &self.store
     }
 
