@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::auth::revoked::RevokedSessions;
-use crate::store::Store;
+use crate::store::{DeadSessions, Store};
 
 /// Rows deleted per statement.
 pub const BATCH: u32 = 500;
@@ -75,9 +75,12 @@ pub async fn run_once(
     revoked: &RevokedSessions,
 ) -> crate::error::Result<(u64, u64)> {
     let now = Utc::now();
-    let revoked_before = revoked.window_start(now);
+    let dead = DeadSessions {
+        now,
+        revoked_by: revoked.window_start(now),
+    };
     let tokens = in_batches(|| store.delete_expired_tokens(now, BATCH)).await?;
-    let sessions = in_batches(|| store.delete_dead_sessions(now, revoked_before, BATCH)).await?;
+    let sessions = in_batches(|| store.delete_dead_sessions(dead, BATCH)).await?;
     if tokens + sessions > 0 {
         tracing::info!(tokens, sessions, "deleted expired sessions and tokens");
     }

@@ -10,14 +10,16 @@
 //! it ask for the PostgreSQL backend itself ([`Store::postgres`]) and, on
 //! SQLite, keep it in memory or in the data folder instead.
 //!
-//! Every write that takes more than one statement is one transaction,
-//! written once for both backends in `transactions.rs` from statements
-//! that each backend supplies in its own SQL; reads that a write depends on
-//! happen inside its transaction, under its locks.
+//! Every statement is named once, in `statements.rs`, and its Rust is
+//! written once there; each backend gives its SQL. Every write that takes
+//! more than one statement is one transaction, written once for both
+//! backends in `transactions.rs`; reads that a write depends on happen
+//! inside its transaction, under its locks.
 
 mod postgres;
 mod rows;
 mod sqlite;
+mod statements;
 mod transactions;
 
 pub use postgres::PostgresStore;
@@ -26,7 +28,7 @@ use app::model::{Post, User};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use self::transactions::Statements;
+use self::statements::Statements;
 use crate::auth::tokens::RefreshTokenHash;
 use crate::config::DatabaseUrl;
 use crate::error::Result;
@@ -117,6 +119,18 @@ pub struct StoredSigningKey {
     /// The HMAC key or the Ed25519 seed.
     pub secret: Vec<u8>,
     pub created_at: DateTime<Utc>,
+}
+
+/// Which sessions the cleanup sweep deletes: those past their absolute end
+/// at `now`, and those revoked at or before `revoked_by`. A session revoked
+/// later may still have an unexpired access token, which a restart must go
+/// on refusing, so it is kept until then and read back into the revoked
+/// set at start. (The negation of [`is_live`], in SQL because it deletes
+/// in bulk.)
+#[derive(Clone, Copy, Debug)]
+pub struct DeadSessions {
+    pub now: DateTime<Utc>,
+    pub revoked_by: DateTime<Utc>,
 }
 
 /// What an attempt to rotate a refresh token found, and the time it was
@@ -213,7 +227,7 @@ impl Store {
 
     /// Answers once the database does.
     pub async fn ping(&self) -> Result<()> {
-        dispatch!(self, s => s.ping().await)
+        dispatch!(self, db => db.ping().await)
     }
 
     /// Register: the user and their first session, both or neither.
@@ -245,13 +259,14 @@ impl Store {
         &self,
         email: &str,
     ) -> Result<Option<StoredCredentials>> {
-        dispatch!(self, s => s.find_credentials_by_email(email).await)
+        let row = dispatch!(self, db => db.reader().await?.find_credentials_by_email(email).await)?;
+        Ok(row.map(StoredCredentials::from))
     }
 
     /// One primary-key read.
     #[tracing::instrument(name = "Find user by id", skip(self))]
     pub async fn find_user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
-        dispatch!(self, s => s.find_user_by_id(user_id).await)
+        dispatch!(self, db => db.reader().await?.find_user_by_id(user_id).await)
     }
 
     /// The user, if `session_id` is a live session of theirs: one read, for
@@ -277,7 +292,9 @@ impl Store {
         session_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Option<StoredCredentials>> {
-        let session = dispatch!(self, db => db.session_of_user(user_id, session_id).await)?;
+        let session = dispatch!(self, db => {
+            db.reader().await?.session_of_user(user_id, session_id).await
+        })?;
         Ok(session
             .filter(|session| session.is_live(now))
             .map(StoredCredentials::from))
@@ -307,7 +324,8 @@ impl Store {
         &self,
         hash: &RefreshTokenHash,
     ) -> Result<Option<StoredRefreshToken>> {
-        dispatch!(self, s => s.find_refresh_token(hash).await)
+        let row = dispatch!(self, db => db.reader().await?.find_refresh_token(hash).await)?;
+        Ok(row.filter(|row| hash.matches(&row.token_hash)))
     }
 
     /// Notes that a session was just used (the grace answer of a refresh).
@@ -323,7 +341,8 @@ impl Store {
         user_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Vec<StoredSession>> {
-        dispatch!(self, s => s.list_live_sessions_of_user(user_id, now).await)
+        let rows = dispatch!(self, db => db.reader().await?.sessions_of_user(user_id).await)?;
+        Ok(rows::live_sessions(rows, now))
     }
 
     /// Revokes one session of one user, and so every refresh token of it.
@@ -337,7 +356,10 @@ impl Store {
         session_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        dispatch!(self, s => s.revoke_session_of_user(user_id, session_id, now).await)
+        dispatch!(self, db => {
+            let mut conn = db.writer().await?;
+            conn.revoke_session_of_user(user_id, session_id, now).await
+        })
     }
 
     /// Revokes every session of a user; returns the ids of those that were
@@ -375,21 +397,17 @@ impl Store {
     /// of the sweep at most.
     #[tracing::instrument(name = "Delete a batch of expired tokens", skip(self, now))]
     pub async fn delete_expired_tokens(&self, now: DateTime<Utc>, batch: u32) -> Result<u64> {
-        dispatch!(self, s => s.delete_expired_tokens(now, batch).await)
+        let batch = i64::from(batch);
+        dispatch!(self, db => db.writer().await?.delete_expired_tokens(now, batch).await)
     }
 
-    /// Deletes up to `batch` expired sessions and sessions revoked at or
-    /// before `revoked_before` (later ones may still have an unexpired
-    /// access token, which a restart must go on refusing), with all their
-    /// tokens; returns how many sessions. One short statement.
-    #[tracing::instrument(name = "Delete a batch of dead sessions", skip(self, now))]
-    pub async fn delete_dead_sessions(
-        &self,
-        now: DateTime<Utc>,
-        revoked_before: DateTime<Utc>,
-        batch: u32,
-    ) -> Result<u64> {
-        dispatch!(self, s => s.delete_dead_sessions(now, revoked_before, batch).await)
+    /// Deletes up to `batch` dead sessions, with all their tokens; returns
+    /// how many sessions. A short transaction, so a writer waits behind one
+    /// batch of the sweep at most.
+    #[tracing::instrument(name = "Delete a batch of dead sessions", skip_all)]
+    pub async fn delete_dead_sessions(&self, dead: DeadSessions, batch: u32) -> Result<u64> {
+        let batch = i64::from(batch);
+        dispatch!(self, db => db.writer().await?.delete_dead_sessions(dead, batch).await)
     }
 
     /// The sessions revoked after `since`, with their revocation times: read
@@ -400,7 +418,7 @@ impl Store {
         &self,
         since: DateTime<Utc>,
     ) -> Result<Vec<RevokedSession>> {
-        dispatch!(self, s => s.sessions_revoked_since(since).await)
+        dispatch!(self, db => db.reader().await?.sessions_revoked_since(since).await)
     }
 
     /// The PostgreSQL backend, for what only it keeps in the database
@@ -426,19 +444,23 @@ impl Store {
         keep: u32,
         now: DateTime<Utc>,
     ) -> Result<Vec<Uuid>> {
-        dispatch!(self, s => s.revoke_sessions_beyond(user_id, keep, now).await)
+        let keep = i64::from(keep);
+        dispatch!(self, db => {
+            let mut conn = db.writer().await?;
+            conn.revoke_sessions_beyond(user_id, keep, now).await
+        })
     }
 
     /// Stores a new post of a user.
     #[tracing::instrument(name = "Insert a post", skip(self, post), fields(post_id = %post.id))]
     pub async fn insert_post(&self, user_id: Uuid, post: &Post) -> Result<()> {
-        dispatch!(self, s => s.insert_post(user_id, post).await)
+        dispatch!(self, db => db.writer().await?.insert_post(user_id, post).await)
     }
 
     /// A user's own posts, newest first.
     #[tracing::instrument(name = "List a user's posts", skip(self))]
     pub async fn list_posts_of_user(&self, user_id: Uuid) -> Result<Vec<Post>> {
-        dispatch!(self, s => s.list_posts_of_user(user_id).await)
+        dispatch!(self, db => db.reader().await?.posts_of_user(user_id).await)
     }
 }
 
@@ -855,7 +877,13 @@ pub(crate) mod tests {
 
         // Act
         let deleted = store
-            .delete_dead_sessions(now, now - Duration::minutes(30), 100)
+            .delete_dead_sessions(
+                DeadSessions {
+                    now,
+                    revoked_by: now - Duration::minutes(30),
+                },
+                100,
+            )
             .await
             .unwrap();
 

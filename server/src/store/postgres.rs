@@ -1,12 +1,13 @@
-//! The PostgreSQL backend: every SQL statement the server runs on
-//! PostgreSQL, each checked at compile time against
-//! `migrations/postgres` (offline data in `.sqlx/` at the workspace root,
-//! beside SQLite's).
+//! The PostgreSQL backend: its connections, the SQL of every statement
+//! (`super::statements`), and what only PostgreSQL keeps (the signing key
+//! ring, the shared throttle). Each query is checked at compile time
+//! against `migrations/postgres` (offline data in `.sqlx/` at the
+//! workspace root, beside SQLite's).
 //!
 //! Several instances of the server may share the database, so nothing here
 //! relies on this process being the only writer (as the SQLite backend's
-//! one write connection does): every read that a write depends on locks
-//! the rows it read (`select ... for update`) inside the transaction that
+//! one write connection does): every read that a write depends on is made
+//! under a row lock (`select ... for update`) inside the transaction that
 //! writes, and each write is conditional on what it expects to change.
 //! Transactions run at PostgreSQL's default, read committed, in which a
 //! statement that waited for a row lock sees the row as its holder left it.
@@ -17,7 +18,7 @@
 //! their transactions).
 //!
 //! The text of every query here differs from every query of the SQLite
-//! backend (`$1` rather than `?`): sqlx names its offline data by a hash of
+//! backend (`$1` rather than `?1`): sqlx names its offline data by a hash of
 //! the text alone, and one text can only be checked against one database.
 //!
 //! No statement here announces the sessions it revokes: a trigger does,
@@ -38,11 +39,11 @@ use sqlx::query::Query;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::rows::{CredentialsRow, LockedTokenRow, SessionOwnerRow, SessionRow, live_sessions};
-use super::transactions::{NewRefreshToken, Statements};
+use super::rows::{CredentialsRow, LockedTokenRow, SessionOwnerRow, SessionRow};
+use super::statements::{NewRefreshToken, Statements, common_statements};
 use super::{
-    NewSession, RevokedSession, StoredCredentials, StoredRefreshToken, StoredSession,
-    StoredSigningKey, ThrottleCount, ThrottleRule,
+    DeadSessions, NewSession, RevokedSession, StoredRefreshToken, StoredSigningKey, ThrottleCount,
+    ThrottleRule,
 };
 use crate::auth::tokens::RefreshTokenHash;
 use crate::error::{Error, Result, ResultExt};
@@ -66,9 +67,16 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
+    /// A connection of the pool. PostgreSQL needs no separate readers, and
+    /// no single writer: writes that race are kept apart by the rows they
+    /// lock.
+    pub(super) async fn reader(&self) -> Result<PoolConnection<Postgres>> {
+        Ok(self.pool.acquire().await?)
+    }
+
     /// A connection of the pool, for one statement.
     pub(super) async fn writer(&self) -> Result<PoolConnection<Postgres>> {
-        Ok(self.pool.acquire().await?)
+        self.reader().await
     }
 
     /// A transaction at read committed: what keeps concurrent writers
@@ -88,220 +96,6 @@ impl PostgresStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(())
-    }
-
-    pub(super) async fn find_credentials_by_email(
-        &self,
-        email: &str,
-    ) -> Result<Option<StoredCredentials>> {
-        let row = sqlx::query_as!(
-            CredentialsRow,
-            "select id, email, password_hash, created_at from users where email = $1",
-            email,
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(StoredCredentials::from))
-    }
-
-    pub(super) async fn find_user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
-        Ok(sqlx::query_as!(
-            User,
-            "select id, email, created_at from users where id = $1",
-            user_id,
-        )
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    pub(super) async fn session_of_user(
-        &self,
-        user_id: Uuid,
-        session_id: Uuid,
-    ) -> Result<Option<SessionOwnerRow>> {
-        session_of_user(&mut *self.writer().await?, user_id, session_id).await
-    }
-
-    pub(super) async fn find_refresh_token(
-        &self,
-        hash: &RefreshTokenHash,
-    ) -> Result<Option<StoredRefreshToken>> {
-        let hash_bytes = &hash.0[..];
-        let row = sqlx::query_as!(
-            StoredRefreshToken,
-            r#"select t.token_hash,
-                      t.session_id,
-                      s.user_id,
-                      t.expires_at,
-                      t.rotated_at,
-                      s.revoked_at as session_revoked_at,
-                      s.expires_at as session_expires_at
-               from refresh_tokens t join sessions s on s.id = t.session_id
-               where t.token_hash = $1"#,
-            hash_bytes,
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.filter(|row| hash.matches(&row.token_hash)))
-    }
-
-    pub(super) async fn list_live_sessions_of_user(
-        &self,
-        user_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<StoredSession>> {
-        let rows = sqlx::query_as!(
-            SessionRow,
-            "select id, created_at, last_used_at, expires_at, revoked_at, user_agent
-             from sessions
-             where user_id = $1
-             order by created_at desc, seq desc",
-            user_id,
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(live_sessions(rows, now))
-    }
-
-    pub(super) async fn revoke_session_of_user(
-        &self,
-        user_id: Uuid,
-        session_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let found = self
-            .write(sqlx::query!(
-                "update sessions set revoked_at = coalesce(revoked_at, $1)
-                 where id = $2 and user_id = $3",
-                now,
-                session_id,
-                user_id,
-            ))
-            .await?;
-        Ok(found > 0)
-    }
-
-    pub(super) async fn sessions_revoked_since(
-        &self,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<RevokedSession>> {
-        Ok(sqlx::query_as!(
-            RevokedSession,
-            r#"select id, revoked_at as "revoked_at!" from sessions where revoked_at > $1"#,
-            since
-        )
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    pub(super) async fn delete_expired_tokens(
-        &self,
-        now: DateTime<Utc>,
-        batch: u32,
-    ) -> Result<u64> {
-        let batch = i64::from(batch);
-        self.write(sqlx::query!(
-            "delete from refresh_tokens where token_hash in (
-                 select token_hash from refresh_tokens where expires_at <= $1 limit $2
-             )",
-            now,
-            batch,
-        ))
-        .await
-    }
-
-    /// The tokens of the batch are deleted before the sessions, in one
-    /// transaction: a rotation locks a token before its session, and the
-    /// cascade of deleting a session first would lock them the other way
-    /// round, so the two could deadlock (and PostgreSQL would fail one of
-    /// them, perhaps the refresh).
-    pub(super) async fn delete_dead_sessions(
-        &self,
-        now: DateTime<Utc>,
-        revoked_before: DateTime<Utc>,
-        batch: u32,
-    ) -> Result<u64> {
-        let batch = i64::from(batch);
-        let mut tx = self.pool.begin().await?;
-        // The negation of `is_live`, in SQL because it deletes in bulk; two
-        // indexed lookups rather than one `or` over the whole table. A
-        // revoked session stays while a token of it may be unexpired, so
-        // that a restart can read it back into the revoked set.
-        let dead: Vec<Uuid> = sqlx::query_scalar!(
-            r#"select id as "id!" from sessions where revoked_at <= $1
-               union
-               select id as "id!" from sessions where expires_at <= $2
-               limit $3"#,
-            revoked_before,
-            now,
-            batch,
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query!(
-            "delete from refresh_tokens where session_id = any($1)",
-            &dead[..],
-        )
-        .execute(&mut *tx)
-        .await?;
-        // A dead session stays dead, so the batch read above still holds.
-        let deleted = sqlx::query!("delete from sessions where id = any($1)", &dead[..])
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(deleted)
-    }
-
-    pub(super) async fn revoke_sessions_beyond(
-        &self,
-        user_id: Uuid,
-        keep: u32,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Uuid>> {
-        let keep = i64::from(keep);
-        // The live condition of `is_live`, in SQL because it picks the rows.
-        // Only session rows are locked, so the lock order holds.
-        Ok(sqlx::query_scalar!(
-            "update sessions set revoked_at = $1
-             where id in (
-                 select id from sessions
-                 where user_id = $2 and revoked_at is null and expires_at > $1
-                 order by last_used_at desc, created_at desc, id desc
-                 offset $3
-             )
-             returning id",
-            now,
-            user_id,
-            keep,
-        )
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    pub(super) async fn insert_post(&self, user_id: Uuid, post: &Post) -> Result<()> {
-        sqlx::query!(
-            "insert into posts (id, user_id, title, body, created_at) values ($1, $2, $3, $4, $5)",
-            post.id,
-            user_id,
-            post.title,
-            post.body,
-            post.created_at,
-        )
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub(super) async fn list_posts_of_user(&self, user_id: Uuid) -> Result<Vec<Post>> {
-        Ok(sqlx::query_as!(
-            Post,
-            "select id, title, body, created_at
-             from posts where user_id = $1 order by created_at desc, seq desc",
-            user_id,
-        )
-        .fetch_all(&self.pool)
-        .await?)
     }
 }
 
@@ -507,30 +301,6 @@ impl PostgresStore {
     }
 }
 
-/// A session of a user, with the user's credentials, whatever the
-/// session's state.
-async fn session_of_user(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    session_id: Uuid,
-) -> Result<Option<SessionOwnerRow>> {
-    Ok(sqlx::query_as!(
-        SessionOwnerRow,
-        r#"select s.revoked_at as session_revoked_at,
-                  s.expires_at as session_expires_at,
-                  u.id as user_id,
-                  u.email,
-                  u.password_hash,
-                  u.created_at as user_created_at
-           from sessions s join users u on u.id = s.user_id
-           where s.id = $1 and s.user_id = $2"#,
-        session_id,
-        user_id,
-    )
-    .fetch_optional(&mut *conn)
-    .await?)
-}
-
 /// Deletes up to `batch` throttle rows whose attempts have all left the
 /// window, skipping rows that another transaction holds (never waiting,
 /// so never in a lock cycle with an attempt being counted).
@@ -577,153 +347,131 @@ async fn oldest_that_matters(
 }
 
 impl Statements for PgConnection {
-    async fn insert_user(&mut self, user: &User, password_hash: &str) -> Result<()> {
-        sqlx::query!(
-            "insert into users (id, email, password_hash, created_at) values ($1, $2, $3, $4)",
-            user.id,
-            user.email,
-            password_hash,
-            user.created_at,
-        )
-        .execute(&mut *self)
-        .await
-        // The id is a fresh v4 UUID, so the email is the one unique column
-        // this can collide on. The failed statement ends the transaction,
-        // which dropping it rolls back.
-        .on_unique_violation(Error::EmailTaken)?;
+    common_statements! {
+        find_credentials_by_email: "
+            select id, email, password_hash, created_at from users where email = $1",
+        find_user_by_id: "select id, email, created_at from users where id = $1",
+        session_of_user: "
+            select s.revoked_at as session_revoked_at,
+                   s.expires_at as session_expires_at,
+                   u.id as user_id,
+                   u.email,
+                   u.password_hash,
+                   u.created_at as user_created_at
+            from sessions s join users u on u.id = s.user_id
+            where s.user_id = $1 and s.id = $2",
+        find_refresh_token: "
+            select t.token_hash,
+                   t.session_id,
+                   s.user_id,
+                   t.expires_at,
+                   t.rotated_at,
+                   s.revoked_at as session_revoked_at,
+                   s.expires_at as session_expires_at
+            from refresh_tokens t join sessions s on s.id = t.session_id
+            where t.token_hash = $1",
+        sessions_of_user: "
+            select id, created_at, last_used_at, expires_at, revoked_at, user_agent
+            from sessions
+            where user_id = $1
+            order by created_at desc, seq desc",
+        sessions_revoked_since: r#"
+            select id, revoked_at as "revoked_at!" from sessions where revoked_at > $1"#,
+        posts_of_user: "
+            select id, title, body, created_at
+            from posts where user_id = $1 order by created_at desc, seq desc",
+        insert_user: "
+            insert into users (id, email, created_at, password_hash) values ($1, $2, $3, $4)",
+        insert_session: "
+            insert into sessions (id, user_id, created_at, last_used_at, expires_at, user_agent)
+            values ($1, $2, $3, $3, $4, $5)",
+        insert_refresh_token: "
+            insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
+            values ($1, $2, $3, $4)",
+        insert_post: "
+            insert into posts (user_id, id, title, body, created_at) values ($1, $2, $3, $4, $5)",
+        touch_session: "update sessions set last_used_at = $2 where id = $1",
+        // Locks the token's row and its session's (not the user's).
+        lock_refresh_token: "
+            select t.token_hash,
+                   t.session_id,
+                   t.expires_at,
+                   t.rotated_at,
+                   s.revoked_at as session_revoked_at,
+                   s.expires_at as session_expires_at,
+                   u.id as user_id,
+                   u.email,
+                   u.created_at as user_created_at
+            from refresh_tokens t
+            join sessions s on s.id = t.session_id
+            join users u on u.id = s.user_id
+            where t.token_hash = $1
+            for update of t, s",
+        mark_rotated: "
+            update refresh_tokens set rotated_at = $2 where token_hash = $1 and rotated_at is null",
+        replace_password_hash: "
+            update users set password_hash = $3 where id = $1 and password_hash = $2",
+        revoke_session_of_user: "
+            update sessions set revoked_at = coalesce(revoked_at, $3)
+            where id = $2 and user_id = $1",
+        revoke_sessions_of_user_except: "
+            update sessions set revoked_at = $3
+            where user_id = $1 and revoked_at is null and id is distinct from $2
+            returning id",
+        // Only session rows are locked, so the lock order holds.
+        revoke_sessions_beyond: "
+            update sessions set revoked_at = $3
+            where id in (
+                select id from sessions
+                where user_id = $1 and revoked_at is null and expires_at > $3
+                order by last_used_at desc, created_at desc, id desc
+                offset $2
+            )
+            returning id",
+        delete_expired_tokens: "
+            delete from refresh_tokens where token_hash in (
+                select token_hash from refresh_tokens where expires_at <= $1 limit $2
+            )",
+    }
+
+    async fn lock_user(&mut self, user_id: Uuid) -> Result<()> {
+        let query = sqlx::query!("select id from users where id = $1 for update", user_id);
+        query.fetch_optional(&mut *self).await?;
         Ok(())
     }
 
-    async fn insert_session(&mut self, session: &NewSession) -> Result<()> {
-        sqlx::query!(
-            "insert into sessions (id, user_id, created_at, last_used_at, expires_at, user_agent)
-             values ($1, $2, $3, $3, $4, $5)",
-            session.id,
-            session.user_id,
-            session.created_at,
-            session.expires_at,
-            session.user_agent,
-        )
-        .execute(&mut *self)
-        .await?;
-        Ok(())
-    }
-
-    async fn insert_refresh_token(&mut self, token: &NewRefreshToken<'_>) -> Result<()> {
-        let hash = &token.hash.0[..];
-        sqlx::query!(
-            "insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
-             values ($1, $2, $3, $4)",
-            hash,
-            token.session_id,
-            token.created_at,
-            token.expires_at,
-        )
-        .execute(&mut *self)
-        .await?;
-        Ok(())
-    }
-
-    async fn touch_session(&mut self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query!(
-            "update sessions set last_used_at = $1 where id = $2",
+    /// The tokens of the batch are deleted before the sessions, in one
+    /// transaction: a rotation locks a token before its session, and the
+    /// cascade of deleting a session first would lock them the other way
+    /// round, so the two could deadlock (and PostgreSQL would fail one of
+    /// them, perhaps the refresh). Two indexed lookups rather than one
+    /// `or` over the whole table.
+    async fn delete_dead_sessions(&mut self, dead: DeadSessions, batch: i64) -> Result<u64> {
+        let DeadSessions { now, revoked_by } = dead;
+        let mut tx = sqlx::Connection::begin(&mut *self).await?;
+        let dead: Vec<Uuid> = sqlx::query_scalar!(
+            r#"select id as "id!" from sessions where revoked_at <= $1
+               union
+               select id as "id!" from sessions where expires_at <= $2
+               limit $3"#,
+            revoked_by,
             now,
-            session_id
+            batch,
         )
-        .execute(&mut *self)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(())
-    }
-
-    /// Locks the token's row and its session's (not the user's).
-    async fn lock_refresh_token(
-        &mut self,
-        hash: &RefreshTokenHash,
-    ) -> Result<Option<LockedTokenRow>> {
-        let hash = &hash.0[..];
-        Ok(sqlx::query_as!(
-            LockedTokenRow,
-            r#"select t.token_hash,
-                      t.session_id,
-                      t.expires_at,
-                      t.rotated_at,
-                      s.revoked_at as session_revoked_at,
-                      s.expires_at as session_expires_at,
-                      u.id as user_id,
-                      u.email,
-                      u.created_at as user_created_at
-               from refresh_tokens t
-               join sessions s on s.id = t.session_id
-               join users u on u.id = s.user_id
-               where t.token_hash = $1
-               for update of t, s"#,
-            hash,
+        sqlx::query!(
+            "delete from refresh_tokens where session_id = any($1)",
+            &dead[..],
         )
-        .fetch_optional(&mut *self)
-        .await?)
-    }
-
-    async fn mark_rotated(&mut self, hash: &RefreshTokenHash, now: DateTime<Utc>) -> Result<bool> {
-        let hash = &hash.0[..];
-        let marked = sqlx::query!(
-            "update refresh_tokens set rotated_at = $1 where token_hash = $2 and rotated_at is null",
-            now,
-            hash,
-        )
-        .execute(&mut *self)
-        .await?
-        .rows_affected();
-        Ok(marked == 1)
-    }
-
-    /// Locks the user's row only. The session is read under that lock but
-    /// not locked: a logout of it that commits meanwhile is as if it came
-    /// just after the password change, which keeps it, and it stays
-    /// revoked.
-    async fn lock_session_of_user(
-        &mut self,
-        user_id: Uuid,
-        session_id: Uuid,
-    ) -> Result<Option<SessionOwnerRow>> {
-        sqlx::query!("select id from users where id = $1 for update", user_id)
-            .fetch_optional(&mut *self)
-            .await?;
-        session_of_user(self, user_id, session_id).await
-    }
-
-    async fn replace_password_hash(
-        &mut self,
-        user_id: Uuid,
-        checked: &str,
-        new: &str,
-    ) -> Result<bool> {
-        let replaced = sqlx::query!(
-            "update users set password_hash = $1 where id = $2 and password_hash = $3",
-            new,
-            user_id,
-            checked,
-        )
-        .execute(&mut *self)
-        .await?
-        .rows_affected();
-        Ok(replaced == 1)
-    }
-
-    async fn revoke_sessions_of_user_except(
-        &mut self,
-        user_id: Uuid,
-        keep: Option<Uuid>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Uuid>> {
-        Ok(sqlx::query_scalar!(
-            "update sessions set revoked_at = $1
-             where user_id = $2 and revoked_at is null and id is distinct from $3
-             returning id",
-            now,
-            user_id,
-            keep,
-        )
-        .fetch_all(&mut *self)
-        .await?)
+        .execute(&mut *tx)
+        .await?;
+        // A dead session stays dead, so the batch read above still holds.
+        let deleted = sqlx::query!("delete from sessions where id = any($1)", &dead[..])
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted)
     }
 }

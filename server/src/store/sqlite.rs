@@ -1,6 +1,6 @@
-//! The SQLite backend: every SQL statement the server runs on SQLite, each
-//! checked at compile time against the migrations (offline data in `.sqlx/`
-//! at the workspace root).
+//! The SQLite backend: its connections, and the SQL of every statement
+//! (`super::statements`), each checked at compile time against
+//! `migrations/sqlite` (offline data in `.sqlx/` at the workspace root).
 //!
 //! SQLite has one writer at a time. Writes therefore go through one
 //! connection of their own, so concurrent writers queue in this process,
@@ -8,8 +8,10 @@
 //! `busy_timeout`'s retry loop until the lock comes free; reads have a pool
 //! of read-only connections, which WAL lets run beside the writer.
 //!
-//! Ids are UUIDs stored as blobs; times are `DateTime<Utc>` stored as
-//! RFC 3339 text with a `+00:00` offset, which compares correctly as text.
+//! Ids are UUIDs stored as blobs, so every query names the Rust type of
+//! each column it reads (`as "id: Uuid"`); times are `DateTime<Utc>`
+//! stored as RFC 3339 text with a `+00:00` offset, which compares correctly
+//! as text. Placeholders are `?1`, `?2`, ... (see `super::statements`).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,16 +19,13 @@ use std::time::Duration;
 use app::model::{Post, User};
 use chrono::{DateTime, Utc};
 use sqlx::pool::PoolConnection;
-use sqlx::query::Query;
-use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use uuid::Uuid;
 
-use super::rows::{CredentialsRow, LockedTokenRow, SessionOwnerRow, SessionRow, live_sessions};
-use super::transactions::{NewRefreshToken, Statements};
-use super::{NewSession, RevokedSession, StoredCredentials, StoredRefreshToken, StoredSession};
+use super::rows::{CredentialsRow, LockedTokenRow, SessionOwnerRow, SessionRow};
+use super::statements::{NewRefreshToken, Statements, common_statements};
+use super::{DeadSessions, NewSession, RevokedSession, StoredRefreshToken};
 use crate::auth::tokens::RefreshTokenHash;
 use crate::error::{Error, Result, ResultExt};
 
@@ -90,21 +89,14 @@ impl SqliteStore {
         Ok(Self { writer, reader })
     }
 
-    async fn reader(&self) -> Result<PoolConnection<Sqlite>> {
+    /// A read-only connection of the pool.
+    pub(super) async fn reader(&self) -> Result<PoolConnection<Sqlite>> {
         Ok(self.reader.acquire().await?)
     }
 
     /// The write connection, for one statement.
     pub(super) async fn writer(&self) -> Result<PoolConnection<Sqlite>> {
         Ok(self.writer.acquire().await?)
-    }
-
-    /// One statement on the write connection: the number of rows it changed.
-    async fn write<'q>(&self, statement: Query<'q, Sqlite, SqliteArguments<'q>>) -> Result<u64> {
-        Ok(statement
-            .execute(&mut *self.writer().await?)
-            .await?
-            .rows_affected())
     }
 
     /// The write connection inside a transaction that holds SQLite's write
@@ -123,209 +115,6 @@ impl SqliteStore {
             .fetch_one(&mut *self.reader().await?)
             .await?;
         Ok(())
-    }
-
-    pub(super) async fn find_credentials_by_email(
-        &self,
-        email: &str,
-    ) -> Result<Option<StoredCredentials>> {
-        let row = sqlx::query_as!(
-            CredentialsRow,
-            r#"select id as "id: Uuid", email, password_hash, created_at as "created_at: DateTime<Utc>"
-               from users where email = ?"#,
-            email,
-        )
-        .fetch_optional(&mut *self.reader().await?)
-        .await?;
-        Ok(row.map(StoredCredentials::from))
-    }
-
-    pub(super) async fn find_user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
-        Ok(sqlx::query_as!(
-            User,
-            r#"select id as "id: Uuid", email, created_at as "created_at: DateTime<Utc>"
-               from users where id = ?"#,
-            user_id,
-        )
-        .fetch_optional(&mut *self.reader().await?)
-        .await?)
-    }
-
-    pub(super) async fn session_of_user(
-        &self,
-        user_id: Uuid,
-        session_id: Uuid,
-    ) -> Result<Option<SessionOwnerRow>> {
-        session_of_user(&mut *self.reader().await?, user_id, session_id).await
-    }
-
-    pub(super) async fn find_refresh_token(
-        &self,
-        hash: &RefreshTokenHash,
-    ) -> Result<Option<StoredRefreshToken>> {
-        let hash_bytes = &hash.0[..];
-        let row = sqlx::query_as!(
-            StoredRefreshToken,
-            r#"select t.token_hash,
-                      t.session_id as "session_id: Uuid",
-                      s.user_id as "user_id!: Uuid",
-                      t.expires_at as "expires_at: DateTime<Utc>",
-                      t.rotated_at as "rotated_at?: DateTime<Utc>",
-                      s.revoked_at as "session_revoked_at?: DateTime<Utc>",
-                      s.expires_at as "session_expires_at!: DateTime<Utc>"
-               from refresh_tokens t join sessions s on s.id = t.session_id
-               where t.token_hash = ?"#,
-            hash_bytes,
-        )
-        .fetch_optional(&mut *self.reader().await?)
-        .await?;
-        Ok(row.filter(|row| hash.matches(&row.token_hash)))
-    }
-
-    pub(super) async fn list_live_sessions_of_user(
-        &self,
-        user_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<StoredSession>> {
-        let rows = sqlx::query_as!(
-            SessionRow,
-            r#"select id as "id: Uuid",
-                      created_at as "created_at: DateTime<Utc>",
-                      last_used_at as "last_used_at: DateTime<Utc>",
-                      expires_at as "expires_at: DateTime<Utc>",
-                      revoked_at as "revoked_at?: DateTime<Utc>",
-                      user_agent
-               from sessions
-               where user_id = ?
-               order by created_at desc, rowid desc"#,
-            user_id,
-        )
-        .fetch_all(&mut *self.reader().await?)
-        .await?;
-        Ok(live_sessions(rows, now))
-    }
-
-    pub(super) async fn revoke_session_of_user(
-        &self,
-        user_id: Uuid,
-        session_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let affected = self
-            .write(sqlx::query!(
-                "update sessions set revoked_at = coalesce(revoked_at, ?) where id = ? and user_id = ?",
-                now,
-                session_id,
-                user_id,
-            ))
-            .await?;
-        Ok(affected > 0)
-    }
-
-    pub(super) async fn sessions_revoked_since(
-        &self,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<RevokedSession>> {
-        Ok(sqlx::query_as!(
-            RevokedSession,
-            r#"select id as "id: Uuid", revoked_at as "revoked_at!: DateTime<Utc>"
-               from sessions where revoked_at > ?"#,
-            since
-        )
-        .fetch_all(&mut *self.reader().await?)
-        .await?)
-    }
-
-    pub(super) async fn delete_expired_tokens(
-        &self,
-        now: DateTime<Utc>,
-        batch: u32,
-    ) -> Result<u64> {
-        let batch = i64::from(batch);
-        self.write(sqlx::query!(
-            "delete from refresh_tokens where rowid in (
-                 select rowid from refresh_tokens where expires_at <= ? limit ?
-             )",
-            now,
-            batch,
-        ))
-        .await
-    }
-
-    pub(super) async fn delete_dead_sessions(
-        &self,
-        now: DateTime<Utc>,
-        revoked_before: DateTime<Utc>,
-        batch: u32,
-    ) -> Result<u64> {
-        let batch = i64::from(batch);
-        // The negation of `is_live`, in SQL because it deletes in bulk; two
-        // indexed lookups rather than one `or` over the whole table. A
-        // revoked session stays while a token of it may be unexpired, so
-        // that a restart can read it back into the revoked set.
-        self.write(sqlx::query!(
-            "delete from sessions where rowid in (
-                 select rowid from sessions where revoked_at <= ?
-                 union
-                 select rowid from sessions where expires_at <= ?
-                 limit ?
-             )",
-            revoked_before,
-            now,
-            batch,
-        ))
-        .await
-    }
-
-    pub(super) async fn revoke_sessions_beyond(
-        &self,
-        user_id: Uuid,
-        keep: u32,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Uuid>> {
-        let keep = i64::from(keep);
-        // The live condition of `is_live`, in SQL because it picks the rows.
-        Ok(sqlx::query_scalar!(
-            r#"update sessions set revoked_at = ?
-               where id in (
-                   select id from sessions
-                   where user_id = ? and revoked_at is null and expires_at > ?
-                   order by last_used_at desc, created_at desc, rowid desc
-                   limit -1 offset ?
-               )
-               returning id as "id: Uuid""#,
-            now,
-            user_id,
-            now,
-            keep,
-        )
-        .fetch_all(&mut *self.writer().await?)
-        .await?)
-    }
-
-    pub(super) async fn insert_post(&self, user_id: Uuid, post: &Post) -> Result<()> {
-        sqlx::query!(
-            "insert into posts (id, user_id, title, body, created_at) values (?, ?, ?, ?, ?)",
-            post.id,
-            user_id,
-            post.title,
-            post.body,
-            post.created_at,
-        )
-        .execute(&mut *self.writer().await?)
-        .await?;
-        Ok(())
-    }
-
-    pub(super) async fn list_posts_of_user(&self, user_id: Uuid) -> Result<Vec<Post>> {
-        Ok(sqlx::query_as!(
-            Post,
-            r#"select id as "id: Uuid", title, body, created_at as "created_at: DateTime<Utc>"
-               from posts where user_id = ? order by created_at desc, rowid desc"#,
-            user_id,
-        )
-        .fetch_all(&mut *self.reader().await?)
-        .await?)
     }
 }
 
@@ -355,171 +144,123 @@ async fn migrate(writer: &SqlitePool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A session of a user, with the user's credentials, whatever the
-/// session's state.
-async fn session_of_user(
-    conn: &mut SqliteConnection,
-    user_id: Uuid,
-    session_id: Uuid,
-) -> Result<Option<SessionOwnerRow>> {
-    Ok(sqlx::query_as!(
-        SessionOwnerRow,
-        r#"select s.revoked_at as "session_revoked_at?: DateTime<Utc>",
-                  s.expires_at as "session_expires_at: DateTime<Utc>",
-                  u.id as "user_id: Uuid",
-                  u.email,
-                  u.password_hash,
-                  u.created_at as "user_created_at: DateTime<Utc>"
-           from sessions s join users u on u.id = s.user_id
-           where s.id = ? and s.user_id = ?"#,
-        session_id,
-        user_id,
-    )
-    .fetch_optional(&mut *conn)
-    .await?)
-}
-
 impl Statements for SqliteConnection {
-    async fn insert_user(&mut self, user: &User, password_hash: &str) -> Result<()> {
-        sqlx::query!(
-            "insert into users (id, email, password_hash, created_at) values (?, ?, ?, ?)",
-            user.id,
-            user.email,
-            password_hash,
-            user.created_at,
-        )
-        .execute(&mut *self)
-        .await
-        // The id is a fresh v4 UUID, so the email is the one unique column
-        // this can collide on (SQLite names no constraint to match).
-        .on_unique_violation(Error::EmailTaken)?;
+    common_statements! {
+        find_credentials_by_email: r#"
+            select id as "id: Uuid", email, password_hash,
+                   created_at as "created_at: DateTime<Utc>"
+            from users where email = ?1"#,
+        find_user_by_id: r#"
+            select id as "id: Uuid", email, created_at as "created_at: DateTime<Utc>"
+            from users where id = ?1"#,
+        session_of_user: r#"
+            select s.revoked_at as "session_revoked_at?: DateTime<Utc>",
+                   s.expires_at as "session_expires_at: DateTime<Utc>",
+                   u.id as "user_id: Uuid",
+                   u.email,
+                   u.password_hash,
+                   u.created_at as "user_created_at: DateTime<Utc>"
+            from sessions s join users u on u.id = s.user_id
+            where s.user_id = ?1 and s.id = ?2"#,
+        find_refresh_token: r#"
+            select t.token_hash,
+                   t.session_id as "session_id: Uuid",
+                   s.user_id as "user_id!: Uuid",
+                   t.expires_at as "expires_at: DateTime<Utc>",
+                   t.rotated_at as "rotated_at?: DateTime<Utc>",
+                   s.revoked_at as "session_revoked_at?: DateTime<Utc>",
+                   s.expires_at as "session_expires_at!: DateTime<Utc>"
+            from refresh_tokens t join sessions s on s.id = t.session_id
+            where t.token_hash = ?1"#,
+        sessions_of_user: r#"
+            select id as "id: Uuid",
+                   created_at as "created_at: DateTime<Utc>",
+                   last_used_at as "last_used_at: DateTime<Utc>",
+                   expires_at as "expires_at: DateTime<Utc>",
+                   revoked_at as "revoked_at?: DateTime<Utc>",
+                   user_agent
+            from sessions
+            where user_id = ?1
+            order by created_at desc, rowid desc"#,
+        sessions_revoked_since: r#"
+            select id as "id: Uuid", revoked_at as "revoked_at!: DateTime<Utc>"
+            from sessions where revoked_at > ?1"#,
+        posts_of_user: r#"
+            select id as "id: Uuid", title, body, created_at as "created_at: DateTime<Utc>"
+            from posts where user_id = ?1 order by created_at desc, rowid desc"#,
+        insert_user: "
+            insert into users (id, email, created_at, password_hash) values (?1, ?2, ?3, ?4)",
+        insert_session: "
+            insert into sessions (id, user_id, created_at, last_used_at, expires_at, user_agent)
+            values (?1, ?2, ?3, ?3, ?4, ?5)",
+        insert_refresh_token: "
+            insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
+            values (?1, ?2, ?3, ?4)",
+        insert_post: "
+            insert into posts (user_id, id, title, body, created_at) values (?1, ?2, ?3, ?4, ?5)",
+        touch_session: "update sessions set last_used_at = ?2 where id = ?1",
+        // The write transaction holds the file, so reading is locking.
+        lock_refresh_token: r#"
+            select t.token_hash,
+                   t.session_id as "session_id: Uuid",
+                   t.expires_at as "expires_at: DateTime<Utc>",
+                   t.rotated_at as "rotated_at?: DateTime<Utc>",
+                   s.revoked_at as "session_revoked_at?: DateTime<Utc>",
+                   s.expires_at as "session_expires_at!: DateTime<Utc>",
+                   u.id as "user_id!: Uuid",
+                   u.email as "email!",
+                   u.created_at as "user_created_at!: DateTime<Utc>"
+            from refresh_tokens t
+            join sessions s on s.id = t.session_id
+            join users u on u.id = s.user_id
+            where t.token_hash = ?1"#,
+        mark_rotated: "
+            update refresh_tokens set rotated_at = ?2 where token_hash = ?1 and rotated_at is null",
+        replace_password_hash: "
+            update users set password_hash = ?3 where id = ?1 and password_hash = ?2",
+        revoke_session_of_user: "
+            update sessions set revoked_at = coalesce(revoked_at, ?3)
+            where id = ?2 and user_id = ?1",
+        revoke_sessions_of_user_except: r#"
+            update sessions set revoked_at = ?3
+            where user_id = ?1 and revoked_at is null and id is not ?2
+            returning id as "id: Uuid""#,
+        revoke_sessions_beyond: r#"
+            update sessions set revoked_at = ?3
+            where id in (
+                select id from sessions
+                where user_id = ?1 and revoked_at is null and expires_at > ?3
+                order by last_used_at desc, created_at desc, rowid desc
+                limit -1 offset ?2
+            )
+            returning id as "id: Uuid""#,
+        delete_expired_tokens: "
+            delete from refresh_tokens where rowid in (
+                select rowid from refresh_tokens where expires_at <= ?1 limit ?2
+            )",
+    }
+
+    /// Nothing to do: the write transaction holds the whole file.
+    async fn lock_user(&mut self, _user_id: Uuid) -> Result<()> {
         Ok(())
     }
 
-    async fn insert_session(&mut self, session: &NewSession) -> Result<()> {
-        sqlx::query!(
-            "insert into sessions (id, user_id, created_at, last_used_at, expires_at, user_agent)
-             values (?, ?, ?, ?, ?, ?)",
-            session.id,
-            session.user_id,
-            session.created_at,
-            session.created_at,
-            session.expires_at,
-            session.user_agent,
-        )
-        .execute(&mut *self)
-        .await?;
-        Ok(())
-    }
-
-    async fn insert_refresh_token(&mut self, token: &NewRefreshToken<'_>) -> Result<()> {
-        let hash = &token.hash.0[..];
-        sqlx::query!(
-            "insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
-             values (?, ?, ?, ?)",
-            hash,
-            token.session_id,
-            token.created_at,
-            token.expires_at,
-        )
-        .execute(&mut *self)
-        .await?;
-        Ok(())
-    }
-
-    async fn touch_session(&mut self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query!(
-            "update sessions set last_used_at = ? where id = ?",
+    /// One statement; the sessions' tokens go with them (`on delete
+    /// cascade`). Two indexed lookups rather than one `or` over the whole
+    /// table.
+    async fn delete_dead_sessions(&mut self, dead: DeadSessions, batch: i64) -> Result<u64> {
+        let DeadSessions { now, revoked_by } = dead;
+        let query = sqlx::query!(
+            "delete from sessions where rowid in (
+                 select rowid from sessions where revoked_at <= ?1
+                 union
+                 select rowid from sessions where expires_at <= ?2
+                 limit ?3
+             )",
+            revoked_by,
             now,
-            session_id
-        )
-        .execute(&mut *self)
-        .await?;
-        Ok(())
-    }
-
-    /// The write transaction holds the file, so reading is locking.
-    async fn lock_refresh_token(
-        &mut self,
-        hash: &RefreshTokenHash,
-    ) -> Result<Option<LockedTokenRow>> {
-        let hash = &hash.0[..];
-        Ok(sqlx::query_as!(
-            LockedTokenRow,
-            r#"select t.token_hash,
-                      t.session_id as "session_id: Uuid",
-                      t.expires_at as "expires_at: DateTime<Utc>",
-                      t.rotated_at as "rotated_at?: DateTime<Utc>",
-                      s.revoked_at as "session_revoked_at?: DateTime<Utc>",
-                      s.expires_at as "session_expires_at!: DateTime<Utc>",
-                      u.id as "user_id!: Uuid",
-                      u.email as "email!",
-                      u.created_at as "user_created_at!: DateTime<Utc>"
-               from refresh_tokens t
-               join sessions s on s.id = t.session_id
-               join users u on u.id = s.user_id
-               where t.token_hash = ?"#,
-            hash,
-        )
-        .fetch_optional(&mut *self)
-        .await?)
-    }
-
-    async fn mark_rotated(&mut self, hash: &RefreshTokenHash, now: DateTime<Utc>) -> Result<bool> {
-        let hash = &hash.0[..];
-        let marked = sqlx::query!(
-            "update refresh_tokens set rotated_at = ? where token_hash = ? and rotated_at is null",
-            now,
-            hash,
-        )
-        .execute(&mut *self)
-        .await?
-        .rows_affected();
-        Ok(marked == 1)
-    }
-
-    /// The write transaction holds the file, so reading is locking.
-    async fn lock_session_of_user(
-        &mut self,
-        user_id: Uuid,
-        session_id: Uuid,
-    ) -> Result<Option<SessionOwnerRow>> {
-        session_of_user(self, user_id, session_id).await
-    }
-
-    async fn replace_password_hash(
-        &mut self,
-        user_id: Uuid,
-        checked: &str,
-        new: &str,
-    ) -> Result<bool> {
-        let replaced = sqlx::query!(
-            "update users set password_hash = ? where id = ? and password_hash = ?",
-            new,
-            user_id,
-            checked,
-        )
-        .execute(&mut *self)
-        .await?
-        .rows_affected();
-        Ok(replaced == 1)
-    }
-
-    async fn revoke_sessions_of_user_except(
-        &mut self,
-        user_id: Uuid,
-        keep: Option<Uuid>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Uuid>> {
-        Ok(sqlx::query_scalar!(
-            r#"update sessions set revoked_at = ?
-               where user_id = ? and revoked_at is null and id is not ?
-               returning id as "id: Uuid""#,
-            now,
-            user_id,
-            keep,
-        )
-        .fetch_all(&mut *self)
-        .await?)
+            batch,
+        );
+        Ok(query.execute(&mut *self).await?.rows_affected())
     }
 }

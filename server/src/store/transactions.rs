@@ -1,82 +1,19 @@
 //! The writes that take more than one statement, written once for both
-//! backends. A backend supplies its SQL for each statement ([`Statements`],
-//! implemented by its connection type) and a transaction that holds its
-//! write lock; what is read, checked and written, and in which order, is
-//! decided here. Each function commits its transaction when, and only
-//! when, everything in it is to stand: returning early drops the
-//! transaction, which rolls it back.
+//! backends from the statements of `super::statements`, each in a
+//! transaction that holds the backend's write lock: what is read, checked
+//! and written, and in which order, is decided here. Each function commits
+//! its transaction when, and only when, everything in it is to stand:
+//! returning early drops the transaction, which rolls it back.
 
 use app::model::User;
 use chrono::{DateTime, Utc};
 use sqlx::{Database, Transaction};
-use uuid::Uuid;
 
-use super::rows::{LockedTokenRow, SessionOwnerRow};
+use super::rows::LockedTokenRow;
+use super::statements::{NewRefreshToken, Statements};
 use super::{NewSession, PasswordChange, PasswordReplacement, Rotation, RotationOutcome};
 use crate::auth::tokens::RefreshTokenHash;
 use crate::error::Result;
-
-/// A refresh token about to be stored.
-pub(super) struct NewRefreshToken<'a> {
-    pub hash: &'a RefreshTokenHash,
-    pub session_id: Uuid,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
-
-/// The statements the transactions below are made of, in one backend's
-/// SQL. Those named `lock_…` read rows that the transaction may go on to
-/// write, and keep other writers off them until it ends: PostgreSQL with
-/// `for update`, in the lock order its module states; SQLite's write
-/// transaction holds the whole file from its first statement.
-pub(super) trait Statements {
-    /// `EmailTaken` when the email has an account already.
-    async fn insert_user(&mut self, user: &User, password_hash: &str) -> Result<()>;
-
-    /// The session's row alone: its first refresh token is inserted apart.
-    async fn insert_session(&mut self, session: &NewSession) -> Result<()>;
-
-    async fn insert_refresh_token(&mut self, token: &NewRefreshToken<'_>) -> Result<()>;
-
-    async fn touch_session(&mut self, session_id: Uuid, now: DateTime<Utc>) -> Result<()>;
-
-    /// The token whose hash is `hash`, with its session and user, whatever
-    /// their state. (The caller compares the hash in constant time.)
-    async fn lock_refresh_token(
-        &mut self,
-        hash: &RefreshTokenHash,
-    ) -> Result<Option<LockedTokenRow>>;
-
-    /// Marks the token rotated at `now` unless it is already: whether this
-    /// call did.
-    async fn mark_rotated(&mut self, hash: &RefreshTokenHash, now: DateTime<Utc>) -> Result<bool>;
-
-    /// The user's row, then their session `session_id` with the user's
-    /// credentials: `None` if the user has no such session.
-    async fn lock_session_of_user(
-        &mut self,
-        user_id: Uuid,
-        session_id: Uuid,
-    ) -> Result<Option<SessionOwnerRow>>;
-
-    /// Replaces the user's password hash if it is still `checked`: whether
-    /// it was.
-    async fn replace_password_hash(
-        &mut self,
-        user_id: Uuid,
-        checked: &str,
-        new: &str,
-    ) -> Result<bool>;
-
-    /// Revokes every session of the user not yet revoked, but `keep`;
-    /// returns the ids it revoked.
-    async fn revoke_sessions_of_user_except(
-        &mut self,
-        user_id: Uuid,
-        keep: Option<Uuid>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Uuid>>;
-}
 
 pub(super) async fn create_user_with_session<DB>(
     mut tx: Transaction<'static, DB>,
@@ -190,8 +127,11 @@ where
         checked_hash,
         new_hash,
     } = change;
+    tx.lock_user(user_id).await?;
+    // Read, not locked: a logout of this session that commits meanwhile is
+    // as if it came just after the change, and the session stays revoked.
     let live = tx
-        .lock_session_of_user(user_id, session_id)
+        .session_of_user(user_id, session_id)
         .await?
         .is_some_and(|session| session.is_live(now));
     if !live {
