@@ -147,16 +147,18 @@ mod tests {
         )
     }
 
-    async fn count(pool: &SqlitePool, table: &str) -> i64 {
-        sqlx::query_scalar(&format!("select count(*) from {table}"))
-            .fetch_one(pool)
-            .await
-            .unwrap()
+    /// A fresh SQLite store with one user, and a pool of its own on the same
+    /// file to count rows with.
+    struct Sweepable {
+        store: Store,
+        pool: SqlitePool,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        _dir: tempfile::TempDir,
     }
 
-    #[tokio::test]
-    async fn a_sweep_deletes_expired_and_revoked_sessions_and_keeps_live_ones() {
-        // Arrange
+    /// That, with the user's first session: created `age` ago, for a day.
+    async fn store_with_a_user(age: Duration) -> (Sweepable, NewSession) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
         let store = Store::connect(&DatabaseUrl::Sqlite(url.clone()))
@@ -169,14 +171,36 @@ mod tests {
             email: "ada@example.com".into(),
             created_at: now,
         };
-        let live = session(user.id, now, Duration::days(1));
-        let expired = session(user.id, now - Duration::days(2), Duration::days(1));
-        let revoked = session(user.id, now - Duration::hours(1), Duration::days(1));
-        let recently_revoked = session(user.id, now, Duration::days(1));
+        let first = session(user.id, now - age, Duration::days(1));
         store
-            .create_user_with_session(&user, "hash", &live)
+            .create_user_with_session(&user, "hash", &first)
             .await
             .unwrap();
+        let sweepable = Sweepable {
+            store,
+            pool,
+            user_id: user.id,
+            now,
+            _dir: dir,
+        };
+        (sweepable, first)
+    }
+
+    async fn count(pool: &SqlitePool, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("select count(*) from {table}"))
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_sweep_deletes_expired_and_revoked_sessions_and_keeps_live_ones() {
+        // Arrange
+        let (db, live) = store_with_a_user(Duration::zero()).await;
+        let (store, pool, user_id, now) = (&db.store, &db.pool, db.user_id, db.now);
+        let expired = session(user_id, now - Duration::days(2), Duration::days(1));
+        let revoked = session(user_id, now - Duration::hours(1), Duration::days(1));
+        let recently_revoked = session(user_id, now, Duration::days(1));
         store.create_session(&expired).await.unwrap();
         store.create_session(&revoked).await.unwrap();
         store.create_session(&recently_revoked).await.unwrap();
@@ -190,9 +214,7 @@ mod tests {
             .unwrap();
 
         // Act
-        let (tokens, sessions) = run_once(&store, &revoked_within_15_minutes())
-            .await
-            .unwrap();
+        let (tokens, sessions) = run_once(store, &revoked_within_15_minutes()).await.unwrap();
 
         // Assert
         assert_eq!(
@@ -201,12 +223,12 @@ mod tests {
             "the expired token, then both dead sessions"
         );
         assert_eq!(
-            count(&pool, "sessions").await,
+            count(pool, "sessions").await,
             2,
             "the live one, and the one revoked within an access token's lifetime"
         );
         assert_eq!(
-            count(&pool, "refresh_tokens").await,
+            count(pool, "refresh_tokens").await,
             2,
             "the revoked session's token went with it"
         );
@@ -240,70 +262,38 @@ mod tests {
     #[tokio::test]
     async fn the_task_sweeps_at_start_and_again_on_each_tick() {
         // Arrange: an expired session for the start-up sweep.
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = Store::connect(&DatabaseUrl::Sqlite(url.clone()))
-            .await
-            .unwrap();
-        let pool = SqlitePool::connect(&url).await.unwrap();
-        let now = Utc::now();
-        let user = User {
-            id: Uuid::new_v4(),
-            email: "ada@example.com".into(),
-            created_at: now,
-        };
-        let first = session(user.id, now - Duration::days(2), Duration::days(1));
-        store
-            .create_user_with_session(&user, "hash", &first)
-            .await
-            .unwrap();
+        let (db, first) = store_with_a_user(Duration::days(2)).await;
+        let (store, pool, user_id, now) = (&db.store, &db.pool, db.user_id, db.now);
         let (tick, ticks) = mpsc::channel(1);
         let task = spawn_on(store.clone(), Arc::new(revoked_within_15_minutes()), ticks);
-        assert!(swept(&pool, first.id).await, "swept at start");
+        assert!(swept(pool, first.id).await, "swept at start");
 
         // Act: another one, which only a later sweep can find.
-        let second = session(user.id, now - Duration::days(2), Duration::days(1));
+        let second = session(user_id, now - Duration::days(2), Duration::days(1));
         store.create_session(&second).await.unwrap();
-        let before_tick = session_exists(&pool, second.id).await;
+        let before_tick = session_exists(pool, second.id).await;
         tick.send(()).await.unwrap();
 
         // Assert
         assert!(before_tick, "nothing sweeps between ticks");
-        assert!(swept(&pool, second.id).await, "swept on the tick");
+        assert!(swept(pool, second.id).await, "swept on the tick");
         drop(tick);
         task.await.unwrap();
     }
 
     #[tokio::test]
     async fn a_sweep_larger_than_a_batch_deletes_everything_in_batches() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = Store::connect(&DatabaseUrl::Sqlite(url.clone()))
-            .await
-            .unwrap();
-        let pool = SqlitePool::connect(&url).await.unwrap();
-        let now = Utc::now();
-        let user = User {
-            id: Uuid::new_v4(),
-            email: "ada@example.com".into(),
-            created_at: now,
-        };
-        let live = session(user.id, now, Duration::days(1));
-        store
-            .create_user_with_session(&user, "hash", &live)
-            .await
-            .unwrap();
+        let (db, _live) = store_with_a_user(Duration::zero()).await;
+        let (store, pool, user_id, now) = (&db.store, &db.pool, db.user_id, db.now);
         let dead = u64::from(BATCH) * 2 + 7;
         for _ in 0..dead {
-            let old = session(user.id, now - Duration::days(2), Duration::days(1));
+            let old = session(user_id, now - Duration::days(2), Duration::days(1));
             store.create_session(&old).await.unwrap();
         }
 
-        let (_, sessions) = run_once(&store, &revoked_within_15_minutes())
-            .await
-            .unwrap();
+        let (_, sessions) = run_once(store, &revoked_within_15_minutes()).await.unwrap();
 
         assert_eq!(sessions, dead);
-        assert_eq!(count(&pool, "sessions").await, 1);
+        assert_eq!(count(pool, "sessions").await, 1);
     }
 }

@@ -139,29 +139,30 @@ mod tests {
             .collect()
     }
 
+    /// The `Set-Cookie` headers of a sign-in whose session has
+    /// `session_left` to run, with refresh tokens living `refresh_ttl`.
+    fn issued(secure: bool, refresh_ttl: Duration, session_left: chrono::Duration) -> Vec<String> {
+        let cookies = AuthCookies {
+            secure,
+            refresh_ttl,
+        };
+        let refresh = RefreshToken::generate().unwrap();
+        let now = Utc::now();
+        let session_ends = now + session_left;
+        let jar = cookies.set_both(CookieJar::new(), "jwt".into(), &refresh, session_ends, now);
+        set_cookie_headers(jar)
+    }
+
     fn has(header: &str, attribute: &str) -> bool {
         header.split("; ").any(|a| a == attribute)
     }
 
     #[test]
     fn cookies_carry_the_contract_attributes() {
-        // Arrange: a session with 30 days and a half second left.
-        let cookies = AuthCookies {
-            secure: true,
-            refresh_ttl: Duration::from_secs(2_592_000),
-        };
-        let refresh = RefreshToken::generate().unwrap();
-        let now = Utc::now();
-        let ends = now + chrono::Duration::milliseconds(2_592_000_500);
-
-        // Act
-        let headers = set_cookie_headers(cookies.set_both(
-            CookieJar::new(),
-            "jwt".into(),
-            &refresh,
-            ends,
-            now,
-        ));
+        // Arrange, act: a session with 30 days and a half second left.
+        let thirty_days = Duration::from_secs(2_592_000);
+        let left = chrono::Duration::milliseconds(2_592_000_500);
+        let headers = issued(true, thirty_days, left);
 
         // Assert
         let access = headers
@@ -194,20 +195,9 @@ mod tests {
 
     #[test]
     fn both_cookies_end_with_the_session_when_it_ends_first() {
-        let cookies = AuthCookies {
-            secure: false,
-            refresh_ttl: Duration::from_secs(2_592_000),
-        };
-        let now = Utc::now();
-        let refresh = RefreshToken::generate().unwrap();
+        let thirty_days = Duration::from_secs(2_592_000);
 
-        let headers = set_cookie_headers(cookies.set_both(
-            CookieJar::new(),
-            "jwt".into(),
-            &refresh,
-            now + chrono::Duration::seconds(3600),
-            now,
-        ));
+        let headers = issued(false, thirty_days, chrono::Duration::seconds(3600));
 
         assert_eq!(headers.len(), 2);
         assert!(
@@ -218,20 +208,9 @@ mod tests {
 
     #[test]
     fn the_refresh_cookie_ends_with_its_token_when_the_token_ends_first() {
-        let cookies = AuthCookies {
-            secure: false,
-            refresh_ttl: Duration::from_secs(600),
-        };
-        let now = Utc::now();
-        let refresh = RefreshToken::generate().unwrap();
+        let ten_minutes = Duration::from_secs(600);
 
-        let headers = set_cookie_headers(cookies.set_both(
-            CookieJar::new(),
-            "jwt".into(),
-            &refresh,
-            now + chrono::Duration::seconds(3600),
-            now,
-        ));
+        let headers = issued(false, ten_minutes, chrono::Duration::seconds(3600));
 
         let find = |name: &str| headers.iter().find(|h| h.starts_with(name)).unwrap();
         assert!(has(find("access_token="), "Max-Age=3600"));

@@ -300,6 +300,12 @@ fn verify_in_memory(
 mod tests {
     use super::*;
 
+    /// Whether `hasher` finds `password` to be the one `hash` was made of.
+    async fn verifies(hasher: &PasswordHasher, password: &str, hash: &str) -> bool {
+        let hash = Some(hash.to_owned());
+        hasher.verify(password.into(), hash).await.unwrap()
+    }
+
     #[tokio::test]
     async fn a_hash_verifies_its_password_and_no_other() {
         // Arrange
@@ -314,18 +320,8 @@ mod tests {
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{hash}"
         );
-        assert!(
-            hasher
-                .verify("correct horse battery".into(), Some(hash.clone()))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !hasher
-                .verify("correct horse battery!".into(), Some(hash))
-                .await
-                .unwrap()
-        );
+        assert!(verifies(&hasher, "correct horse battery", &hash).await);
+        assert!(!verifies(&hasher, "correct horse battery!", &hash).await);
     }
 
     #[tokio::test]
@@ -361,12 +357,7 @@ mod tests {
             Some(false)
         );
         drop(memory);
-        assert!(
-            hasher
-                .verify("correct horse battery".into(), Some(hash))
-                .await
-                .unwrap()
-        );
+        assert!(verifies(&hasher, "correct horse battery", &hash).await);
     }
 
     #[tokio::test]
@@ -433,18 +424,8 @@ mod tests {
         let mut memory = hasher.memory.take();
         assert!(verify_in_memory("x", &PasswordHash::new(&hash).unwrap(), &mut memory).is_none());
         drop(memory);
-        assert!(
-            hasher
-                .verify("correct horse battery".into(), Some(hash.clone()))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !hasher
-                .verify("wrong one!".into(), Some(hash))
-                .await
-                .unwrap()
-        );
+        assert!(verifies(&hasher, "correct horse battery", &hash).await);
+        assert!(!verifies(&hasher, "wrong one!", &hash).await);
     }
 
     #[test]
