@@ -10,8 +10,9 @@ use crate::forwarding_proxy::{client_at, spawn_proxy};
 use std::time::Duration;
 
 use server::client_addr::TrustedProxies;
+use server::config::Settings;
 
-use crate::helpers::{PASSWORD, TestDb, assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, TestDb, assert_error, json_body, spawn_app, spawn_app_with};
 
 const NEW_PASSWORD: &str = "a brand new long password";
 
@@ -22,6 +23,11 @@ async fn login_at(client: &Client, base: &str, email: &str, password: &str) -> R
         .send()
         .await
         .unwrap()
+}
+
+/// The test proxy (`spawn_proxy`) connects from 127.0.0.1.
+fn trust_the_local_proxy(settings: &mut Settings) {
+    settings.trusted_proxies = TrustedProxies::parse("127.0.0.1").unwrap();
 }
 
 async fn register_at(client: &Client, base: &str, email: &str) -> Response {
@@ -37,7 +43,7 @@ async fn register_at(client: &Client, base: &str, email: &str) -> Response {
 async fn behind_a_trusted_proxy_one_clients_failures_leave_anothers_login_alone() {
     // Arrange: everyone reaches the server through one proxy.
     let app = spawn_app_with(|s| {
-        s.trusted_proxies = TrustedProxies::parse("127.0.0.1").unwrap();
+        trust_the_local_proxy(s);
         s.login_max_failures = 3;
     })
     .await;
@@ -86,7 +92,7 @@ async fn a_forged_x_forwarded_for_from_an_untrusted_peer_is_ignored() {
     // Arrange: a trusted proxy exists, but this client talks to the server
     // directly and claims a new address on every try.
     let app = spawn_app_with(|s| {
-        s.trusted_proxies = TrustedProxies::parse("127.0.0.1").unwrap();
+        trust_the_local_proxy(s);
         s.login_max_failures = 3;
     })
     .await;
@@ -114,8 +120,7 @@ async fn a_forged_x_forwarded_for_from_an_untrusted_peer_is_ignored() {
 #[tokio::test]
 async fn an_attacker_cannot_lock_the_owner_out_of_their_own_account() {
     // Arrange: V signed up (and so signed in) on their laptop.
-    let app =
-        spawn_app_with(|s| s.trusted_proxies = TrustedProxies::parse("127.0.0.1").unwrap()).await;
+    let app = spawn_app_with(trust_the_local_proxy).await;
     let proxy = spawn_proxy(&app.address).await;
     let laptop = client_at([127, 0, 0, 2]);
     let registered = register_at(&laptop, &proxy, "v@example.com").await;
@@ -289,14 +294,7 @@ async fn a_login_past_the_session_cap_revokes_the_least_recently_used_session() 
     for client in [&app.client, &phone, &watch] {
         assert_eq!(refresh(client).await.unwrap().status(), StatusCode::OK);
     }
-    let list: Value = watch
-        .get(app.url("/auth/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = json_body(watch.get(app.url("/auth/sessions"))).await;
     let agents: Vec<_> = list["sessions"]
         .as_array()
         .unwrap()
@@ -394,12 +392,7 @@ async fn a_refresh_that_waited_for_the_write_lock_is_not_taken_for_reuse() {
 async fn logging_out_keeps_the_device_remembered() {
     let app = spawn_app_with(|s| s.login_max_failures = 2).await;
     app.register("ada@example.com", PASSWORD).await;
-    let logout = app
-        .client
-        .post(app.url("/auth/logout"))
-        .send()
-        .await
-        .unwrap();
+    let logout = app.logout().await;
     let attacker = client_at([127, 0, 0, 66]);
     for _ in 0..2 {
         login_at(&attacker, &app.address, "ada@example.com", "guess guess").await;
@@ -439,11 +432,7 @@ async fn the_html_forms_remember_the_device_and_judge_origins_by_the_public_orig
         .await
         .unwrap();
     assert_eq!(registered.status(), StatusCode::SEE_OTHER);
-    app.client
-        .post(app.url("/auth/logout"))
-        .send()
-        .await
-        .unwrap();
+    app.logout().await;
     let attacker = client_at([127, 0, 0, 66]);
     for _ in 0..2 {
         login_at(&attacker, &app.address, "ada@example.com", "guess guess").await;

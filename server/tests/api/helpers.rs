@@ -54,6 +54,17 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
     }
 });
 
+/// `/api` accepts this access token.
+pub async fn assert_api_accepts(app: &TestApp, access: &str) {
+    let response = app.get_with_access("/api/posts", access).await;
+    assert_eq!(response.status(), StatusCode::OK, "GET /api/posts");
+}
+
+/// The JSON body of the answer to `request`.
+pub async fn json_body(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// A server with the default settings (and insecure cookies, as over http).
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
@@ -185,6 +196,12 @@ impl TestApp {
             &json!({ "email": email, "password": password }),
         )
         .await
+    }
+
+    /// Logs the app's own client out (with whatever cookies it holds).
+    pub async fn logout(&self) -> Response {
+        let request = self.client.post(self.url("/auth/logout"));
+        request.send().await.unwrap()
     }
 
     /// Registers a fresh account, leaving the client signed in; returns the

@@ -13,8 +13,9 @@ use serde_json::Value;
 use server::auth::keys::SigningAlg;
 use server::auth::tokens::{Claims, ISSUER};
 
+use crate::common::{added_kid, header_of};
 use crate::helpers::{
-    Cookies, TestApp, assert_error, output_within, spawn_app, spawn_app_with,
+    Cookies, TestApp, assert_api_accepts, assert_error, output_within, spawn_app, spawn_app_with,
     spawn_two_apps_at_once,
 };
 
@@ -42,11 +43,6 @@ fn run_server_binary(app: &TestApp, args: &[&str], vars: &[(&str, &str)]) -> Out
 }
 
 /// The `kid` and algorithm in an access token's header.
-fn header_of(token: &str) -> (String, Algorithm) {
-    let header = jsonwebtoken::decode_header(token).unwrap();
-    (header.kid.unwrap(), header.alg)
-}
-
 async fn jwks(app: &TestApp) -> JwkSet {
     app.get("/.well-known/jwks.json")
         .await
@@ -139,20 +135,12 @@ async fn an_eddsa_server_signs_in_serves_the_api_refreshes_and_says_token_expire
     let access = signed_in.access().value.clone();
 
     // Act / Assert: the API, a refresh, the API again with the new token.
-    assert_eq!(
-        app.get_with_access("/api/posts", &access).await.status(),
-        StatusCode::OK
-    );
+    assert_api_accepts(&app, &access).await;
     let refreshed = app.refresh_with(&signed_in.refresh().value).await;
     assert_eq!(refreshed.status(), StatusCode::OK);
     let new_access = Cookies::from(&refreshed).access().value.clone();
     assert_eq!(header_of(&new_access).1, Algorithm::EdDSA);
-    assert_eq!(
-        app.get_with_access("/api/posts", &new_access)
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_api_accepts(&app, &new_access).await;
     assert_eq!(
         app.get_with_access("/auth/me", &new_access).await.status(),
         StatusCode::OK
@@ -176,26 +164,10 @@ async fn a_token_keeps_working_across_server_keys_rotate_and_the_new_key_takes_o
     let output = run_server_binary(&app, &["keys", "rotate"], &[("SIGNING_ALG", "EdDSA")]);
 
     // Assert: it says what it added...
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let new_kid = stdout
-        .split_whitespace()
-        .nth(3)
-        .expect("Added signing key <kid> (EdDSA). ...")
-        .to_owned();
-    assert!(stdout.starts_with("Added signing key"), "{stdout}");
+    let new_kid = added_kid(&output);
     assert_ne!(new_kid, old_kid);
     // ... the token signed before goes on working...
-    assert_eq!(
-        app.get_with_access("/api/posts", &old_access)
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_api_accepts(&app, &old_access).await;
     // ... the new public key is published before it signs anything...
     eventually("the JWKS lists the new key", async || {
         jwks(&app).await.find(&new_kid).is_some()
@@ -213,19 +185,9 @@ async fn a_token_keeps_working_across_server_keys_rotate_and_the_new_key_takes_o
         header_of(&new_access) == (new_kid.clone(), Algorithm::EdDSA)
     })
     .await;
-    assert_eq!(
-        app.get_with_access("/api/posts", &new_access)
-            .await
-            .status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.get_with_access("/api/posts", &old_access)
-            .await
-            .status(),
-        StatusCode::OK,
-        "the old key verifies until its tokens have expired"
-    );
+    assert_api_accepts(&app, &new_access).await;
+    // The old key verifies until its tokens have expired.
+    assert_api_accepts(&app, &old_access).await;
 }
 
 #[tokio::test]
@@ -305,18 +267,10 @@ async fn an_eddsa_token_checked_before_is_refused_by_the_api_once_its_session_is
     // Arrange: the token has been through /api (and so is remembered).
     let app = spawn_app_with(|s| s.signing_alg = SigningAlg::EdDsa).await;
     let access = app.signed_in_user().await.access().value.clone();
-    assert_eq!(
-        app.get_with_access("/api/posts", &access).await.status(),
-        StatusCode::OK
-    );
+    assert_api_accepts(&app, &access).await;
 
     // Act
-    let logout = app
-        .client
-        .post(app.url("/auth/logout"))
-        .send()
-        .await
-        .unwrap();
+    let logout = app.logout().await;
 
     // Assert
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);

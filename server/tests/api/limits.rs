@@ -5,7 +5,7 @@ use reqwest::header::{ORIGIN, USER_AGENT};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, assert_error, spawn_app};
+use crate::helpers::{PASSWORD, assert_error, json_body, spawn_app};
 
 #[tokio::test]
 async fn an_email_may_have_254_characters_and_a_local_part_64() {
@@ -127,14 +127,7 @@ async fn a_user_agent_is_kept_cut_to_256_characters() {
         .device("ada@example.com", PASSWORD, &"Ä".repeat(8_000))
         .await;
 
-    let list: Value = device
-        .get(app.url("/auth/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = json_body(device.get(app.url("/auth/sessions"))).await;
 
     let agent = list["sessions"][0]["user_agent"].as_str().unwrap();
     assert_eq!(agent.chars().count(), 256);
@@ -161,14 +154,7 @@ async fn every_state_changing_endpoint_refuses_another_origin_and_changes_nothin
     let app = spawn_app().await;
     app.register("ada@example.com", PASSWORD).await;
     let phone = app.device("ada@example.com", PASSWORD, "Phone").await;
-    let sessions: Value = phone
-        .get(app.url("/auth/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sessions: Value = json_body(phone.get(app.url("/auth/sessions"))).await;
     let phone_id = sessions["sessions"][0]["id"].as_str().unwrap().to_owned();
     let credentials = json!({ "email": "ada@example.com", "password": PASSWORD });
     let change = json!({ "current_password": PASSWORD, "new_password": "a new long password" });

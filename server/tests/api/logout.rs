@@ -50,11 +50,7 @@ async fn logout_revokes_the_whole_session_including_tokens_rotated_within_grace(
     assert_eq!(rotated.status(), StatusCode::OK);
 
     // Act
-    app.client
-        .post(app.url("/auth/logout"))
-        .send()
-        .await
-        .unwrap();
+    app.logout().await;
 
     // Assert: the revoked check comes before the grace window.
     let response = app.refresh_with(&first).await;
@@ -65,12 +61,7 @@ async fn logout_revokes_the_whole_session_including_tokens_rotated_within_grace(
 async fn logout_without_cookies_still_answers_204_and_clears_them() {
     let app = spawn_app().await;
 
-    let response = app
-        .client
-        .post(app.url("/auth/logout"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.logout().await;
 
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let cookies = Cookies::from(&response);

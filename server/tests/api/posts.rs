@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{assert_error, json_body, spawn_app};
 
 #[tokio::test]
 async fn a_new_post_is_201_and_the_list_is_the_users_own_newest_first() {
@@ -50,14 +50,7 @@ async fn a_new_post_is_201_and_the_list_is_the_users_own_newest_first() {
         .collect();
     assert_eq!(titles, ["Second", "First"]);
     assert_eq!(list["posts"][0]["body"], "ünïcödé 🎉");
-    let others: Value = other
-        .get(app.url("/api/posts"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let others: Value = json_body(other.get(app.url("/api/posts"))).await;
     assert_eq!(others["posts"], json!([]));
 }
 

@@ -63,6 +63,20 @@ async fn start(vars: &[(&str, &str)]) -> Running {
 
 /// Reads until the server closes the connection; `Err` if it does not
 /// within [`GUARD`].
+/// A connection that has sent a login's head and the first bytes of its
+/// 100-byte body, and then nothing.
+async fn half_a_login(server: &Running) -> TcpStream {
+    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    stream
+        .write_all(
+            b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"email\":",
+        )
+        .await
+        .unwrap();
+    stream
+}
+
 async fn closed_by_server(stream: &mut TcpStream) -> Result<Vec<u8>, tokio::time::error::Elapsed> {
     let mut received = Vec::new();
     tokio::time::timeout(GUARD, async {
@@ -123,14 +137,7 @@ async fn shutdown_completes_while_a_client_hangs_mid_request() {
         ("HEADER_READ_TIMEOUT_SECS", "600"),
     ])
     .await;
-    let mut hanging = TcpStream::connect(server.address).await.unwrap();
-    hanging
-        .write_all(
-            b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-              Content-Length: 100\r\n\r\n{\"email\":",
-        )
-        .await
-        .unwrap();
+    let mut hanging = half_a_login(&server).await;
     // The health check answers, so the hanging request is being served.
     let health = reqwest::get(format!("http://{}/healthz", server.address))
         .await
@@ -150,14 +157,7 @@ async fn shutdown_completes_while_a_client_hangs_mid_request() {
 #[tokio::test]
 async fn a_request_slower_than_the_request_timeout_is_answered_408_in_json() {
     let server = start(&[("REQUEST_TIMEOUT_SECS", "1")]).await;
-    let mut stream = TcpStream::connect(server.address).await.unwrap();
-    stream
-        .write_all(
-            b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-              Content-Length: 100\r\n\r\n{\"email\":",
-        )
-        .await
-        .unwrap();
+    let mut stream = half_a_login(&server).await;
 
     let answer = closed_by_server(&mut stream).await.unwrap();
 

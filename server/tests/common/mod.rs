@@ -254,3 +254,25 @@ pub fn output_within(command: &mut std::process::Command, limit: Duration) -> st
     }
     child.wait_with_output().expect("its output can be read")
 }
+
+/// The `kid` and algorithm in a token's header (read, not verified).
+pub fn header_of(token: &str) -> (String, jsonwebtoken::Algorithm) {
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    (header.kid.unwrap(), header.alg)
+}
+
+/// The `kid` that `server keys rotate` says it added ("Added signing key
+/// <kid> ..."); fails the test unless the command succeeded and said so.
+pub fn added_kid(output: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .strip_prefix("Added signing key ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("Added signing key <kid> ...: {stdout}"))
+        .to_owned()
+}

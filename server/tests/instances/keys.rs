@@ -8,7 +8,7 @@ use jsonwebtoken::Algorithm;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::common::{Cookies, output_within};
+use crate::common::{Cookies, added_kid, header_of, output_within};
 use crate::harness::{Browser, instances, within};
 
 /// Every instance reads the ring each second here (a new key then signs
@@ -16,11 +16,6 @@ use crate::harness::{Browser, instances, within};
 const KEY_DEADLINE: Duration = Duration::from_secs(15);
 
 /// The `kid` and algorithm of an access token.
-fn header_of(token: &str) -> (String, Algorithm) {
-    let header = jsonwebtoken::decode_header(token).unwrap();
-    (header.kid.unwrap(), header.alg)
-}
-
 #[tokio::test]
 async fn a_key_rotated_while_two_instances_serve_signs_no_one_out_and_both_accept_its_tokens() {
     // Arrange: two instances sharing the ring through the database.
@@ -39,17 +34,7 @@ async fn a_key_rotated_while_two_instances_serve_signs_no_one_out_and_both_accep
     );
 
     // Assert: the command says which key it added...
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let new_kid = stdout
-        .strip_prefix("Added signing key ")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("Added signing key <kid> ...: {stdout}"))
-        .to_owned();
+    let new_kid = added_kid(&output);
     assert_ne!(new_kid, old_kid);
     // ... nobody is signed out: the old token works on both...
     for server in servers.all() {
