@@ -408,7 +408,7 @@ mod tests {
                     None => Limiter::InMemory(MemoryLimiter::new(max, MINUTE, 1_000)),
                 })
             };
-            if let TestDatabase::Postgres { .. } = database {
+            if let TestDatabase::Postgres(_) = database {
                 let other = Store::connect(&DatabaseUrl::Postgres(database.url()))
                     .await
                     .unwrap();

@@ -24,6 +24,16 @@ mod transactions;
 
 pub use postgres::PostgresStore;
 
+/// The black-box suites' PostgreSQL test database, shared with this
+/// module's tests and the throttle's.
+#[cfg(test)]
+#[path = "../../tests/common/pg_test_database.rs"]
+#[allow(
+    dead_code,
+    reason = "the store's tests only create and drop; the suites use the rest"
+)]
+mod pg_test_database;
+
 use app::model::{Post, User};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -473,6 +483,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::auth::tokens::RefreshToken;
     use crate::error::Error;
+    use crate::store::pg_test_database::PgTestDatabase;
 
     /// A fresh, migrated database, dropped when the returned guard is: an
     /// SQLite file in a temporary folder, or, when `TEST_POSTGRES_URL`
@@ -481,11 +492,12 @@ pub(crate) mod tests {
     pub(crate) async fn test_store() -> (Store, TestDatabase) {
         match std::env::var("TEST_POSTGRES_URL") {
             Ok(admin_url) => {
-                let database = TestDatabase::create_postgres(&admin_url).await;
+                let help = "scripts/test starts one.";
+                let database = PgTestDatabase::create(&admin_url, "store_test", help).await;
                 let store = Store::connect(&DatabaseUrl::Postgres(database.url()))
                     .await
                     .unwrap();
-                (store, database)
+                (store, TestDatabase::Postgres(database))
             }
             Err(_) => {
                 let dir = tempfile::tempdir().unwrap();
@@ -497,62 +509,16 @@ pub(crate) mod tests {
     }
 
     pub(crate) enum TestDatabase {
-        Sqlite {
-            _folder: tempfile::TempDir,
-        },
-        Postgres {
-            admin: Box<sqlx::postgres::PgConnectOptions>,
-            name: String,
-        },
+        Sqlite { _folder: tempfile::TempDir },
+        Postgres(PgTestDatabase),
     }
 
     impl TestDatabase {
-        async fn create_postgres(admin_url: &str) -> Self {
-            use sqlx::Connection;
-            let admin: sqlx::postgres::PgConnectOptions = admin_url.parse().unwrap();
-            let name = format!("store_test_{}", Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect_with(&admin).await.expect(
-                "TEST_POSTGRES_URL must reach a PostgreSQL server (scripts/test starts one)",
-            );
-            sqlx::query(&format!("create database {name}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            Self::Postgres {
-                admin: Box::new(admin),
-                name,
-            }
-        }
-
         pub(crate) fn url(&self) -> String {
-            let Self::Postgres { admin, name } = self else {
+            let Self::Postgres(database) = self else {
                 unreachable!("only a PostgreSQL database has a URL here")
             };
-            sqlx::ConnectOptions::to_url_lossy(&admin.clone().database(name)).to_string()
-        }
-    }
-
-    /// Drops a PostgreSQL test database, from a thread of its own: this
-    /// runs inside the test's runtime, which cannot be blocked on.
-    impl Drop for TestDatabase {
-        fn drop(&mut self) {
-            if let Self::Postgres { admin, name } = self {
-                let (admin, name) = (admin.clone(), name.clone());
-                let _ = std::thread::spawn(move || {
-                    use sqlx::Connection;
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    runtime.block_on(async {
-                        let mut conn = sqlx::PgConnection::connect_with(&*admin).await?;
-                        sqlx::query(&format!("drop database if exists {name} with (force)"))
-                            .execute(&mut conn)
-                            .await
-                    })
-                })
-                .join();
-            }
+            database.url()
         }
     }
 
